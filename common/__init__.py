@@ -1,0 +1,1 @@
+"""Shared library of the RLNAS reimplementation: nothing here imports a search-space package."""

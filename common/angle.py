@@ -1,0 +1,89 @@
+"""The angle engine (DESIGN section 4).
+
+The angle of an architecture ``a`` is ``arccos(<V(a,W0), V(a,Wt)> / (|V(a,W0)| |V(a,Wt)|))`` where
+``V`` concatenates the weights on every input-to-output path (a weight on k paths appears k times)
+plus the fixed parts of the network. Because ``V`` is a concatenation, the three sums decompose:
+
+    dot(a) = sum_k m_k(a) <w0_k, wt_k>,  n0(a) = sum_k m_k(a) |w0_k|^2,  nt(a) = sum_k m_k(a) |wt_k|^2
+
+over *atoms* ``k``, with ``m_k(a)`` the number of times atom ``k`` occurs in ``V(a)``. An atom is a
+group of parameter tensors and/or constant blocks (pooling kernels, identity matrices) that always
+occur together. A search space says which atoms exist (``Atom`` list) and how often each occurs in
+each architecture (a counts matrix); this module computes the statistics once (float64) and scores
+any number of architectures with one matrix product. ``naive_angle`` is the literal definition
+(concatenate, then cosine) kept for tests.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+
+STAT_DOT, STAT_N0, STAT_NT = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Atom:
+    """One block of ``V``: the state-dict tensors ``params`` and a constant of squared norm ``const_sq``."""
+
+    name: str
+    params: tuple[str, ...] = ()
+    const_sq: float = 0.0
+
+
+def atom_statistics(atoms: Sequence[Atom], state0: Mapping[str, torch.Tensor],
+                    state_t: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """``(len(atoms), 3)`` float64 CPU tensor of (dot, |w0|^2, |wt|^2) per atom."""
+    stats = torch.zeros(len(atoms), 3, dtype=torch.float64)
+    for row, atom in enumerate(atoms):
+        for name in atom.params:
+            w0 = state0[name].detach().to("cpu", torch.float64).reshape(-1)
+            wt = state_t[name].detach().to("cpu", torch.float64).reshape(-1)
+            if w0.shape != wt.shape:
+                raise ValueError(f"{name}: shapes differ between the two checkpoints")
+            stats[row, STAT_DOT] += torch.dot(w0, wt)
+            stats[row, STAT_N0] += torch.dot(w0, w0)
+            stats[row, STAT_NT] += torch.dot(wt, wt)
+        stats[row] += atom.const_sq
+    return stats
+
+
+def angles_from_counts(counts: np.ndarray | torch.Tensor, stats: torch.Tensor) -> np.ndarray:
+    """Angles (radians, float64) of the architectures whose atom multiplicities are the rows of ``counts``.
+
+    An architecture whose ``V`` is empty (no surviving path) scores 0.
+    """
+    counts = torch.as_tensor(counts, dtype=torch.float64)
+    sums = counts @ stats.to(torch.float64)
+    dot, n0, nt = sums[:, STAT_DOT], sums[:, STAT_N0], sums[:, STAT_NT]
+    norm = torch.sqrt(n0 * nt)
+    empty = norm == 0
+    cosine = torch.where(empty, torch.ones_like(dot), dot / torch.where(empty, torch.ones_like(norm), norm))
+    return torch.arccos(cosine.clamp(-1.0, 1.0)).numpy()
+
+
+def naive_angle(pieces0: Sequence[torch.Tensor], pieces_t: Sequence[torch.Tensor]) -> float:
+    """The literal definition in float64: concatenate every piece of ``V`` and take the arccos of the cosine."""
+    if not pieces0:
+        return 0.0
+    v0 = torch.cat([p.detach().reshape(-1).to(torch.float64) for p in pieces0])
+    vt = torch.cat([p.detach().reshape(-1).to(torch.float64) for p in pieces_t])
+    cosine = torch.dot(v0, vt) / (v0.norm() * vt.norm())
+    return float(torch.arccos(cosine.clamp(-1.0, 1.0)))
+
+
+class AngleScorer:
+    """Scores architectures of one search space from two state dicts (initial and trained)."""
+
+    def __init__(self, atoms: Sequence[Atom], state0: Mapping[str, torch.Tensor], state_t: Mapping[str, torch.Tensor],
+                 counts_fn):
+        self.atoms = list(atoms)
+        self.stats = atom_statistics(self.atoms, state0, state_t)
+        self.counts_fn = counts_fn
+
+    def __call__(self, archs) -> np.ndarray:
+        if len(archs) == 0:
+            return np.zeros(0)
+        return angles_from_counts(self.counts_fn(archs), self.stats)

@@ -1,0 +1,82 @@
+"""Checkpoints: atomic writes, safe loads (``weights_only=True``), format and space checks.
+
+A checkpoint is a dict ``{format, space, config, epoch, model, optimizer, scheduler, rng, ...}``
+(DESIGN section 3). Files are written to a temporary name in the same directory, flushed, fsynced
+and renamed over the target, so a crash never leaves a half-written checkpoint behind.
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import UserError
+
+FORMAT_VERSION = 1
+REQUIRED_KEYS = ("format", "space", "config", "epoch", "model")
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
+    """Write ``payload`` atomically; it must carry the keys of DESIGN section 3."""
+    missing = [key for key in REQUIRED_KEYS if key not in payload]
+    if missing:
+        raise ValueError(f"checkpoint payload lacks {missing}")
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike, space: str | None = None, map_location: str | torch.device = "cpu") -> dict:
+    """Load a checkpoint safely; a missing file, a foreign file or another space's file is a UserError."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint not found: {path}")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # truncated file, not a torch file, or an object weights_only refuses
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"{path}: not a readable checkpoint ({reason[:200]})") from None
+    if not isinstance(payload, dict) or any(key not in payload for key in REQUIRED_KEYS):
+        raise UserError(f"{path}: not an RLNAS checkpoint (expected keys {', '.join(REQUIRED_KEYS)})")
+    if payload["format"] != FORMAT_VERSION:
+        raise UserError(f"{path}: checkpoint format {payload['format']} is not supported (expected {FORMAT_VERSION})")
+    if space is not None and payload["space"] != space:
+        raise UserError(f"{path}: checkpoint of search space '{payload['space']}', expected '{space}'")
+    return payload

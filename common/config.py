@@ -1,0 +1,240 @@
+"""Strict YAML configs: ``_base_`` inheritance, ``--set a.b=v`` overrides, typed dataclass schemas.
+
+A config file is a YAML mapping. ``_base_: other.yaml`` (or a list of files) is merged first, the
+file's own keys on top (mappings merge key by key, everything else replaces). Strings may name
+environment variables as ``${VAR}`` or ``${VAR:-default}``. The merged mapping is then checked
+against a dataclass schema: unknown keys, wrong types and bad choices are errors that name the key
+path, e.g. ``train.lr: expected float, got 'fast'``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union
+
+import yaml
+
+from .errors import UserError
+
+T = TypeVar("T")
+_ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+# ----------------------------------------------------------------------------------- loading
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise UserError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise UserError(f"{path}: not valid YAML{where}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: a config must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def merge(base: dict, override: dict) -> dict:
+    """Deep merge: mappings merge key by key; any other value in ``override`` replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_yaml_tree(path: str | os.PathLike, _chain: tuple[Path, ...] = ()) -> dict:
+    """The mapping of ``path`` with its ``_base_`` files merged underneath (paths relative to it)."""
+    path = Path(path).resolve()
+    if path in _chain:
+        raise UserError(f"{path}: _base_ cycle through {' -> '.join(p.name for p in _chain)}")
+    data = _read_yaml(path)
+    bases = data.pop("_base_", [])
+    if isinstance(bases, str):
+        bases = [bases]
+    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise UserError(f"{path}: _base_ must be a file name or a list of file names")
+    merged: dict = {}
+    for base in bases:
+        merged = merge(merged, load_yaml_tree(path.parent / base, _chain + (path,)))
+    return merge(merged, data)
+
+
+def apply_override(data: dict, assignment: str) -> None:
+    """Apply one ``a.b.c=value`` override in place; the value is parsed as YAML."""
+    key, sep, text = assignment.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"--set {assignment!r}: expected KEY=VALUE, e.g. train.lr=0.1")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        value = text
+    parts = key.strip().split(".")
+    node = data
+    for index, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise UserError(f"--set {key}: {'.'.join(parts[: index + 1])} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def expand_env(value: Any, path: str = "") -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of a nested structure."""
+    if isinstance(value, dict):
+        return {k: expand_env(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ and os.environ[name] != "":
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise UserError(f"{path}: environment variable {name} is not set (used as ${{{name}}})")
+
+    return _ENV_PATTERN.sub(substitute, value)
+
+
+# ------------------------------------------------------------------------------- validation
+
+
+def _type_name(tp: Any) -> str:
+    if tp is type(None):
+        return "null"
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(c) for c in typing.get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin in (list, tuple):
+        return "list"
+    if origin is dict:
+        return "mapping"
+    if dataclasses.is_dataclass(tp):
+        return "mapping"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(value: Any, tp: Any, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, path)
+            except UserError as error:
+                errors.append(error)
+        if len(errors) == 1:
+            raise errors[0]
+        raise UserError(f"{path}: expected {_type_name(tp)}, got {value!r}")
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices or isinstance(value, bool) != isinstance(choices[0], bool):
+            raise UserError(f"{path}: expected {_type_name(tp)}, got {value!r}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise UserError(f"{path}: expected a mapping, got {value!r}")
+        return from_dict(tp, value, path)
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"{path}: expected a list, got {value!r}")
+        (item_type, *_) = typing.get_args(tp) or (Any,)
+        items = [_convert(v, item_type, f"{path}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise UserError(f"{path}: expected a mapping, got {value!r}")
+        _, value_type = typing.get_args(tp) or (str, Any)
+        return {str(k): _convert(v, value_type, f"{path}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise UserError(f"{path}: expected bool, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UserError(f"{path}: expected int, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UserError(f"{path}: expected float, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise UserError(f"{path}: expected str, got {value!r}")
+        return value
+    raise TypeError(f"{path}: unsupported schema type {tp!r}")
+
+
+def from_dict(schema: type[T], data: dict, path: str = "") -> T:
+    """Build the dataclass ``schema`` from ``data``: every key checked, missing keys take defaults."""
+    hints = typing.get_type_hints(schema)
+    fields = {f.name: f for f in dataclasses.fields(schema) if f.init}
+    for key in data:
+        if key not in fields:
+            where = f"{path}.{key}" if path else str(key)
+            raise UserError(f"{where}: unknown key (known keys: {', '.join(sorted(fields))})")
+    values = {}
+    for name, field in fields.items():
+        where = f"{path}.{name}" if path else name
+        if name in data:
+            values[name] = _convert(data[name], hints[name], where)
+        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            raise UserError(f"{where}: missing required key")
+    try:
+        return schema(**values)
+    except (ValueError, TypeError) as error:  # __post_init__ checks raise ValueError
+        raise UserError(f"{path or 'config'}: {error}") from None
+
+
+def to_dict(config: Any) -> Any:
+    """Plain nested dicts/lists of a config (for YAML, JSON and checkpoints)."""
+    if dataclasses.is_dataclass(config):
+        return {f.name: to_dict(getattr(config, f.name)) for f in dataclasses.fields(config)}
+    if isinstance(config, (list, tuple)):
+        return [to_dict(v) for v in config]
+    if isinstance(config, dict):
+        return {k: to_dict(v) for k, v in config.items()}
+    return config
+
+
+def load_config(path: str | os.PathLike, schema: type[T], overrides: typing.Iterable[str] = ()) -> T:
+    """Load ``path`` (with bases), apply ``--set`` overrides, expand ``${VAR}``, check against ``schema``."""
+    data = load_yaml_tree(path)
+    for assignment in overrides:
+        apply_override(data, assignment)
+    return from_dict(schema, expand_env(data))
+
+
+def dump_config(config: Any, path: str | os.PathLike) -> None:
+    from .checkpoint import atomic_write_text
+
+    atomic_write_text(Path(path), yaml.safe_dump(to_dict(config), sort_keys=False))
+
+
+def config_name(path: str | os.PathLike) -> str:
+    return Path(path).stem

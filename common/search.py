@@ -1,0 +1,80 @@
+"""Search strategies (evolution, random, exhaustive) behind one config and one result format."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Literal, Optional, Sequence
+
+import numpy as np
+
+from .errors import UserError
+from .evaluation import Evaluator, evaluate
+from .evolution import EvolutionConfig, EvolutionSearch, SearchResult, ranked
+from .seeding import derive_seed
+
+
+def score_all(evaluator: Evaluator, archs: Sequence, top_k: int) -> SearchResult:
+    """Score every architecture of ``archs`` (exhaustive search when it is the whole space)."""
+    results = evaluate(evaluator, archs)
+    scores = {k: v for k, v in results.items() if v is not None and math.isfinite(v)}
+    failed = sorted(k for k, v in results.items() if k not in scores)
+    return SearchResult(top=ranked(scores)[:top_k], scores=scores, failed=failed)
+
+
+def random_search(space, evaluator: Evaluator, num: int, seed: int, top_k: int,
+                  constraint: Optional[Callable] = None, max_tries: int = 100) -> SearchResult:
+    """Score ``num`` distinct legal architectures sampled uniformly by ``space.random``."""
+    rng = np.random.default_rng(derive_seed(seed, "random_search"))
+    chosen: dict[str, object] = {}
+    for _ in range(num * max_tries):
+        if len(chosen) == num:
+            break
+        arch = space.random(rng)
+        key = space.to_str(arch)
+        if key not in chosen and space.is_legal(arch) and (constraint is None or constraint(arch)):
+            chosen[key] = arch
+    return score_all(evaluator, list(chosen.values()), top_k)
+
+
+@dataclass
+class SearchConfig:
+    strategy: Literal["evolution", "exhaustive", "random"] = "evolution"
+    score: Literal["angle"] = "angle"
+    init_checkpoint: Optional[str] = None  # None: <run dir>/checkpoints/epoch_0000.pt
+    trained_checkpoint: Optional[str] = None  # None: <run dir>/checkpoints/last.pt
+    evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
+    random_samples: int = 100  # architectures scored by the `random` strategy
+    report_top: int = 10  # architectures listed in result.json
+
+    def __post_init__(self):
+        if self.random_samples < 1 or self.report_top < 1:
+            raise ValueError("random_samples and report_top must be positive")
+
+
+def run_strategy(space, evaluator: Evaluator, cfg: SearchConfig, seed: int, state_path: Optional[Path] = None,
+                 constraint: Optional[Callable] = None, progress=None) -> SearchResult:
+    """Run ``cfg.strategy``; ``exhaustive`` needs a space that can list all its architectures."""
+    if cfg.strategy == "evolution":
+        return EvolutionSearch(space, evaluator, cfg.evolution, seed, constraint=constraint,
+                               state_path=state_path, progress=progress).run()
+    if cfg.strategy == "random":
+        return random_search(space, evaluator, cfg.random_samples, seed, cfg.report_top, constraint)
+    if not hasattr(space, "all_archs"):
+        raise UserError(f"search.strategy: the {space.name} space is too large to rank exhaustively")
+    archs = [arch for arch in space.all_archs() if constraint is None or constraint(arch)]
+    return score_all(evaluator, archs, cfg.report_top)
+
+
+def result_document(result: SearchResult, cfg: SearchConfig, describe: Callable[[str], dict]) -> dict:
+    """The ``search/result.json`` document; ``describe(arch_str)`` adds space-specific fields."""
+    def entry(key: str, score: float) -> dict:
+        return {"arch_str": key, "score": score, **describe(key)}
+
+    top = result.top[: cfg.report_top]
+    return {
+        "strategy": cfg.strategy, "score": cfg.score,
+        "best": entry(*top[0]) if top else None,
+        "top": [entry(key, score) for key, score in top],
+        "evaluated": len(result.scores), "failed": result.failed, "history": result.history,
+    }

@@ -1,0 +1,308 @@
+"""The SPOS supernet training loop shared by every search space.
+
+Each step samples one path (``model.sample_path(rng)``), trains it on one batch with the labels
+of the run (random by default) and takes one optimizer step. The weights before the first step are
+saved as ``checkpoints/epoch_0000.pt`` (the angle needs them) and never rewritten; every
+``save_every`` epochs and at the end ``epoch_NNNN.pt`` is written, and ``last.pt`` after every
+epoch. A run directory holding ``last.pt`` resumes from it, and the resumed run ends bit-identical
+to an uninterrupted one: every random stream of epoch ``e`` is derived from ``(seed, e)``.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Literal, Optional
+
+import torch
+import torch.nn.functional as F
+import yaml
+from torch import nn
+
+from .checkpoint import FORMAT_VERSION, atomic_write_text, load_checkpoint, save_checkpoint
+from .config import to_dict
+from .errors import UserError
+from .seeding import numpy_rng
+
+logger = logging.getLogger("rlnas")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 250
+    batch_size: int = 64
+    lr: float = 0.025
+    min_lr: float = 0.001
+    schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    schedule_per: Literal["epoch", "step"] = "epoch"  # the released NB201 code changes the LR once per epoch
+    warmup_epochs: int = 0
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    weight_decay_on: Literal["all", "conv_linear", "conv"] = "all"  # which parameters get weight decay
+    label_smoothing: float = 0.0
+    grad_clip_norm: Optional[float] = None
+    grad_clip_value: Optional[float] = None
+    drop_last: bool = False
+    max_steps_per_epoch: Optional[int] = None  # shorten epochs (quick runs); None = the whole training set
+    save_every: int = 1  # epoch checkpoints every N epochs; epoch 0 and the last epoch are always kept
+    log_every: int = 50  # steps between log lines and TensorBoard points
+
+    # Keys that change what is written, not what is computed: they may differ on resume.
+    RESUME_FREE = ("save_every", "log_every")
+
+    def __post_init__(self):
+        if self.epochs < 1 or self.batch_size < 1 or self.save_every < 1 or self.log_every < 1:
+            raise ValueError("epochs, batch_size, save_every and log_every must be positive")
+        if self.lr <= 0 or self.min_lr < 0 or self.min_lr > self.lr:
+            raise ValueError(f"need 0 <= min_lr <= lr and lr > 0, got lr={self.lr}, min_lr={self.min_lr}")
+
+
+def learning_rate(cfg: TrainConfig, epoch: int, step: int, steps_per_epoch: int) -> float:
+    """LR at ``step`` of 0-based ``epoch``; per-epoch schedules ignore ``step``."""
+    if epoch < cfg.warmup_epochs:
+        return cfg.lr * (epoch * steps_per_epoch + step + 1) / (cfg.warmup_epochs * steps_per_epoch)
+    progress = epoch - cfg.warmup_epochs
+    if cfg.schedule_per == "step":
+        progress += step / steps_per_epoch
+    t = progress / max(1, cfg.epochs - cfg.warmup_epochs)
+    if cfg.schedule == "cosine":
+        return cfg.min_lr + (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * t)) / 2
+    if cfg.schedule == "linear":
+        return cfg.lr - (cfg.lr - cfg.min_lr) * t
+    return cfg.lr
+
+
+def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        if cfg.weight_decay_on == "all":
+            wanted = True
+        else:
+            wanted = param.dim() == 4 or (cfg.weight_decay_on == "conv_linear" and name.startswith("classifier"))
+        (decay if wanted else no_decay).append(param)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device: '{name}' requested but CUDA is not available (use device: auto or cpu)")
+    return device
+
+
+def checkpoint_path(run_dir: Path, epoch: int | str) -> Path:
+    name = "last" if epoch == "last" else f"epoch_{int(epoch):04d}"
+    return Path(run_dir) / "checkpoints" / f"{name}.pt"
+
+
+def _training_signature(config: dict) -> dict:
+    """The parts of a config that determine the trained weights."""
+    signature = {key: config.get(key) for key in ("seed", "data", "labels", "model", "train")}
+    signature["train"] = {k: v for k, v in (signature["train"] or {}).items() if k not in TrainConfig.RESUME_FREE}
+    return signature
+
+
+class _Progress:
+    """tqdm on a terminal, periodic log lines otherwise."""
+
+    def __init__(self, total: int, description: str, log_every: int):
+        self.total, self.description, self.log_every = total, description, log_every
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=description, leave=False, dynamic_ncols=True)
+
+    def update(self, step: int, text: str) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(text, refresh=False)
+        elif step % self.log_every == 0 or step == self.total:
+            logger.info("%s step %d/%d %s", self.description, step, self.total, text)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class SupernetTrainer:
+    """Trains ``model`` (with ``sample_path(rng)`` and ``forward(x, path)``) on ``loader``'s batches."""
+
+    def __init__(self, *, model: nn.Module, loader, cfg: TrainConfig, config: object, space: str, seed: int,
+                 run_dir: Path, device: torch.device, writer_factory: Optional[Callable[[Path], object]] = None):
+        self.model = model
+        self.loader = loader
+        self.cfg = cfg
+        self.config = to_dict(config)
+        self.space = space
+        self.seed = seed
+        self.run_dir = Path(run_dir)
+        self.device = device
+        self.optimizer = build_optimizer(model, cfg)
+        self.steps_per_epoch = len(loader) if cfg.max_steps_per_epoch is None else min(len(loader), cfg.max_steps_per_epoch)
+        if self.steps_per_epoch == 0:
+            raise UserError(f"train.batch_size={cfg.batch_size}: no full batch in {len(loader.data)} training images")
+        self.writer_factory = writer_factory
+        self.writer = None
+        self.global_step = 0
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def _payload(self, epoch: int) -> dict:
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        return {
+            "format": FORMAT_VERSION, "space": self.space, "config": self.config, "epoch": epoch,
+            "global_step": self.global_step, "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": {"schedule": self.cfg.schedule, "lr": self.optimizer.param_groups[0]["lr"]},
+            "rng": rng,
+        }
+
+    def _save(self, epoch: int) -> None:
+        payload = self._payload(epoch)
+        if epoch == 0 or epoch % self.cfg.save_every == 0 or epoch == self.cfg.epochs:
+            if not (epoch == 0 and checkpoint_path(self.run_dir, 0).exists()):
+                save_checkpoint(checkpoint_path(self.run_dir, epoch), payload)
+        save_checkpoint(checkpoint_path(self.run_dir, "last"), payload)
+
+    def _resume(self) -> int:
+        """Load the latest checkpoint of this run directory; return the epoch to continue after (-1: fresh)."""
+        for candidate in (checkpoint_path(self.run_dir, "last"), checkpoint_path(self.run_dir, 0)):
+            if candidate.exists():
+                break
+        else:
+            return -1
+        payload = load_checkpoint(candidate, space=self.space, map_location=self.device)
+        if _training_signature(payload["config"]) != _training_signature(self.config):
+            raise UserError(f"{self.run_dir}: holds a run with a different training config; "
+                            "use another --run-dir (nothing was changed)")
+        self.model.load_state_dict(payload["model"])
+        if payload.get("optimizer"):
+            self.optimizer.load_state_dict(payload["optimizer"])
+        rng = payload.get("rng", {})
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"].cpu())
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([state.cpu() for state in rng["cuda"]])
+        self.global_step = int(payload.get("global_step", 0))
+        return int(payload["epoch"])
+
+    # ------------------------------------------------------------------ loop
+
+    def fit(self, stop_after_epoch: Optional[int] = None) -> int:
+        """Train to ``cfg.epochs`` (or stop after ``stop_after_epoch``); return the last epoch done."""
+        done = self._resume()
+        atomic_write_text(self.run_dir / "config.yaml", yaml.safe_dump(self.config, sort_keys=False))
+        if done < 0:
+            self._save(0)
+            done = 0
+        elif done >= self.cfg.epochs:
+            logger.info("training already complete (%d epochs) in %s", done, self.run_dir)
+            return done
+        else:
+            logger.info("resuming after epoch %d", done)
+        if self.writer_factory is not None:
+            self.writer = self.writer_factory(self.run_dir / "tb")
+        last = self.cfg.epochs if stop_after_epoch is None else min(self.cfg.epochs, stop_after_epoch)
+        try:
+            for epoch in range(done + 1, last + 1):
+                self._train_epoch(epoch)
+                self._save(epoch)
+        finally:
+            if self.writer is not None:
+                self.writer.close()
+        return max(done, last)
+
+    def _train_epoch(self, epoch: int) -> None:
+        """Train epoch ``epoch`` (1-based: afterwards the weights are those after ``epoch`` epochs)."""
+        index = epoch - 1
+        cfg = self.cfg
+        path_rng = numpy_rng(self.seed, "paths", index)
+        model = self.model
+        model.train()
+        progress = _Progress(self.steps_per_epoch, f"epoch {epoch}/{cfg.epochs}", cfg.log_every)
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device)
+        seen = 0
+        started = time.perf_counter()
+        for step, (images, labels) in enumerate(self.loader.epoch(index)):
+            if step == self.steps_per_epoch:
+                break
+            lr = learning_rate(cfg, index, step, self.steps_per_epoch)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            path = model.sample_path(path_rng)
+            logits = model(images, path)
+            loss = F.cross_entropy(logits, labels, label_smoothing=cfg.label_smoothing)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip_norm)
+            if cfg.grad_clip_value is not None:
+                nn.utils.clip_grad_value_(model.parameters(), cfg.grad_clip_value)
+            self.optimizer.step()
+            self.global_step += 1
+            loss_sum += loss.detach() * len(labels)
+            correct += (logits.detach().argmax(1) == labels).sum()
+            seen += len(labels)
+            if (step + 1) % cfg.log_every == 0 or step + 1 == self.steps_per_epoch:
+                mean_loss = float(loss_sum) / seen
+                if self.writer is not None:
+                    self.writer.add_scalar("train/loss", mean_loss, self.global_step)
+                    self.writer.add_scalar("train/lr", lr, self.global_step)
+                progress.update(step + 1, f"loss {mean_loss:.4f} lr {lr:.5f}")
+            else:
+                progress.update(step + 1, "")
+        progress.close()
+        elapsed = time.perf_counter() - started
+        mean_loss, accuracy = float(loss_sum) / max(seen, 1), 100.0 * float(correct) / max(seen, 1)
+        if self.writer is not None:
+            self.writer.add_scalar("epoch/loss", mean_loss, epoch)
+            self.writer.add_scalar("epoch/train_acc", accuracy, epoch)
+            self.writer.add_scalar("epoch/images_per_s", seen / elapsed, epoch)
+            self.writer.flush()
+        logger.info("epoch %d/%d: loss %.4f, accuracy on its labels %.2f%%, %.0f images/s",
+                    epoch, cfg.epochs, mean_loss, accuracy, seen / elapsed)
+
+
+def train_supernet(config, space: str, build_supernet: Callable[[int], nn.Module], run_dir: Path,
+                   stop_after_epoch: Optional[int] = None) -> int:
+    """Build data, labels and supernet from an experiment config and train (or resume) in ``run_dir``.
+
+    ``config`` has ``seed``, ``device``, ``data``, ``labels`` and ``train`` sections;
+    ``build_supernet(num_classes)`` returns the space's supernet. Returns the last epoch done.
+    """
+    from torch.utils.tensorboard import SummaryWriter
+
+    from .data import BatchAugment, InMemoryLoader, build_datasets
+    from .labels import build_label_generator
+    from .seeding import derive_seed
+
+    device = resolve_device(config.device)
+    datasets = build_datasets(config.data, config.seed)
+    labels = build_label_generator(config.labels, datasets.train.targets, config.seed)
+    logger.info("data: %s, %d training images, labels '%s' over %d classes, device %s", config.data.dataset,
+                len(datasets.train), config.labels.mode, labels.num_classes, device)
+    torch.manual_seed(derive_seed(config.seed, "init"))
+    model = build_supernet(labels.num_classes).to(device)
+    augment = BatchAugment(datasets.mean, datasets.std, config.data.augment.crop_padding, config.data.augment.flip)
+    loader = InMemoryLoader(datasets.train, config.train.batch_size, labels=labels.labels, shuffle=True,
+                            drop_last=config.train.drop_last, augment=augment, device=device, seed=config.seed)
+    run_dir = Path(run_dir)
+    trainer = SupernetTrainer(model=model, loader=loader, cfg=config.train, config=config, space=space,
+                              seed=config.seed, run_dir=run_dir, device=device,
+                              writer_factory=lambda path: SummaryWriter(str(path)))
+    return trainer.fit(stop_after_epoch)

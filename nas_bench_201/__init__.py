@@ -1,0 +1,1 @@
+"""NAS-Bench-201 search space: RLNAS end to end."""

@@ -1,0 +1,45 @@
+"""Stage 2: the angle of every NAS-Bench-201 architecture from two checkpoints of one supernet.
+
+    python -m nas_bench_201.angles --init CKPT0 --trained CKPT --out FILE.csv
+
+writes one row per architecture, ``index,arch_str,angle``, in benchmark index order (all 15,625).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from common.checkpoint import atomic_write_text
+from common.cli import ArgumentParser, run, setup_logging
+
+from .angle import scorer_from_checkpoints
+from .space import benchmark_archs, to_str
+
+
+def all_angles(init: Path, trained: Path) -> np.ndarray:
+    """Angles of all architectures, indexed by benchmark index."""
+    return scorer_from_checkpoints(init, trained)(benchmark_archs())
+
+
+def write_angles_csv(path: Path, angles: np.ndarray) -> None:
+    lines = ["index,arch_str,angle"]
+    lines += [f"{index},{to_str(arch)},{angle!r}" for index, (arch, angle) in
+              enumerate(zip(benchmark_archs(), angles.tolist()))]
+    atomic_write_text(Path(path), "\n".join(lines) + "\n")
+
+
+def main(argv=None) -> None:
+    parser = ArgumentParser(prog="python -m nas_bench_201.angles", description=__doc__.splitlines()[0])
+    parser.add_argument("--init", required=True, help="checkpoint of the initial weights (epoch_0000.pt)")
+    parser.add_argument("--trained", required=True, help="checkpoint of the trained weights (last.pt)")
+    parser.add_argument("--out", required=True, help="CSV file to write")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    args = parser.parse_args(argv)
+    setup_logging()
+    write_angles_csv(Path(args.out), all_angles(Path(args.init), Path(args.trained)))
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

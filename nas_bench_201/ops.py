@@ -1,0 +1,82 @@
+"""Building blocks of NAS-Bench-201 networks (module names follow the benchmark's code, so that
+state-dict keys read ``cells.{c}.edges.{i}<-{j}.{op}.op.1.weight`` as in the released checkpoints)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .space import AVG_POOL, CONV_1X1, CONV_3X3, EDGES, NONE, OPS, SKIP
+
+
+class ReLUConvBN(nn.Module):
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, affine: bool,
+                 track_running_stats: bool = True):
+        super().__init__()
+        self.op = nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
+            nn.BatchNorm2d(c_out, affine=affine, track_running_stats=track_running_stats),
+        )
+
+    def forward(self, x):
+        return self.op(x)
+
+
+class ResNetBasicBlock(nn.Module):
+    """The fixed reduction cell between stages: stride-2 residual block."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, 2, 1, affine=True)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, 1, affine=True)
+        self.downsample = nn.Sequential(nn.AvgPool2d(kernel_size=2, stride=2, padding=0),
+                                        nn.Conv2d(c_in, c_out, kernel_size=1, bias=False))
+
+    def forward(self, x):
+        return self.downsample(x) + self.conv_b(self.conv_a(x))
+
+
+def make_op(code: int, channels: int, affine: bool) -> nn.Module:
+    """Op ``OPS[code]`` on ``channels`` channels; parameter-free ops are plain modules."""
+    if code == CONV_1X1:
+        return ReLUConvBN(channels, channels, 1, 1, 0, affine)
+    if code == CONV_3X3:
+        return ReLUConvBN(channels, channels, 3, 1, 1, affine)
+    if code == AVG_POOL:
+        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+    if 0 <= code < len(OPS):
+        return nn.Identity()  # skip_connect; `none` is never evaluated (its edge is skipped)
+    raise ValueError(f"unknown op code {code}")
+
+
+def stage_layout(channels: int, cells_per_stage: int) -> list[tuple[str, int]]:
+    """``[("search" | "reduce", channels)]`` for the 3N+2 cells of the network."""
+    layout = []
+    for stage in range(3):
+        if stage:
+            layout.append(("reduce", channels << stage))
+        layout += [("search", channels << stage)] * cells_per_stage
+    return layout
+
+
+# For each node i = 1..3: its (input node, edge index) pairs.
+_NODE_INPUTS = tuple(tuple((j, EDGES.index((i, j))) for j in range(i)) for i in range(1, 4))
+
+
+def run_cell(x, ops, edge_module):
+    """Node i = sum over its inputs j of op_{i<-j}(node j); returns node 3.
+
+    ``none`` edges cost nothing and ``skip_connect`` passes the tensor through; a node without any
+    non-``none`` input is zero. ``edge_module(edge, code)`` returns the module of a weighted op.
+    """
+    nodes = [x]
+    for inputs in _NODE_INPUTS:
+        total = None
+        for j, edge in inputs:
+            code = ops[edge]
+            if code == NONE:
+                continue
+            out = nodes[j] if code == SKIP else edge_module(edge, code)(nodes[j])
+            total = out if total is None else total + out
+        nodes.append(torch.zeros_like(x) if total is None else total)
+    return nodes[-1]

@@ -1,0 +1,55 @@
+"""All RLNAS stages on NAS-Bench-201: train the supernet, rank every architecture by angle, search,
+and (when a benchmark table is configured or found) correlate with the true accuracies.
+
+    python -m nas_bench_201.pipeline --config CFG [--set k=v ...] [--run-dir DIR]
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from common.cli import parse_stage, run, stage_parser
+from common.training import train_supernet
+
+from .angles import all_angles, write_angles_csv
+from .config import NB201Config
+from .correlation import correlation
+from .search import checkpoints, load_table, search
+from .space import NAME, benchmark_archs, to_str
+from .supernet import build_supernet
+
+
+def summary(cfg: NB201Config, run_dir: Path, angles: np.ndarray, result: dict, corr: dict | None) -> str:
+    lines = [f"\nRLNAS on NAS-Bench-201 ({cfg.data.dataset}, labels: {cfg.labels.mode}), run directory {run_dir}",
+             "Top architectures by angle over the whole space:"]
+    for index in np.argsort(-angles, kind="stable")[:5]:
+        lines.append(f"  {angles[index]:.6f}  #{index:<5d} {to_str(benchmark_archs()[index])}")
+    best = result["best"]
+    lines.append(f"{cfg.search.strategy} search ({result['evaluated']} scored) found {best['arch_str']} "
+                 f"(index {best['index']}, angle {best['score']:.6f})")
+    if "benchmark" in best:
+        accuracies = ", ".join(f"{k} {v:.2f}" for k, v in best["benchmark"].items() if k.endswith(("_valid", "_test")))
+        lines.append(f"  its NAS-Bench-201 accuracies (%): {accuracies}")
+    if corr is not None:
+        lines.append(f"Kendall tau (angle vs {corr['metric']}, all {corr['n']} architectures): {corr['kendall_tau']:.4f}")
+    else:
+        lines.append("No benchmark table found (set RLNAS_NB201_TABLE or benchmark.table) for accuracies and tau.")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = stage_parser("python -m nas_bench_201.pipeline", __doc__.splitlines()[0])
+    _, cfg, run_dir = parse_stage(parser, NB201Config, argv)
+    train_supernet(cfg, NAME, lambda num_classes: build_supernet(cfg.model, num_classes), run_dir)
+    init, trained = checkpoints(cfg.search, run_dir)
+    angles = all_angles(init, trained)
+    write_angles_csv(run_dir / "angles.csv", angles)
+    result = search(cfg, run_dir)
+    corr = correlation(cfg, run_dir) if load_table(cfg) is not None else None
+    print(summary(cfg, run_dir, angles, result, corr))
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

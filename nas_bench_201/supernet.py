@@ -1,0 +1,96 @@
+"""The NAS-Bench-201 supernet of the released RLNAS code (``TinyNetworkSPOS``, C=16, N=5).
+
+Stem, then 3 stages of N search cells separated by fixed stride-2 residual blocks, then BN-ReLU,
+global pooling and a linear classifier. Every search-cell edge holds all 5 ops; convolutions are
+ReLU-Conv-BN with a non-affine BN that tracks running statistics. A training path gives each search
+cell its own 6 op codes (as released) or one genotype shared by all cells.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from .ops import ResNetBasicBlock, make_op, run_cell, stage_layout
+from .space import EDGE_NAMES, NUM_EDGES, OPS
+
+
+@dataclass
+class SupernetConfig:
+    channels: int = 16  # C: channels of the first stage (doubled at each reduction)
+    cells_per_stage: int = 5  # N
+    sampling: Literal["per_cell", "shared"] = "per_cell"  # per_cell: each cell its own path, as released
+
+    def __post_init__(self):
+        if self.channels < 1 or self.cells_per_stage < 1:
+            raise ValueError("channels and cells_per_stage must be positive")
+
+
+class SearchCell(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.edges = nn.ModuleDict(
+            {name: nn.ModuleList([make_op(code, channels, affine=False) for code in range(len(OPS))])
+             for name in EDGE_NAMES})
+
+    def forward(self, x: torch.Tensor, ops) -> torch.Tensor:
+        return run_cell(x, ops, lambda edge, code: self.edges[EDGE_NAMES[edge]][code])
+
+
+def sample_cell(rng: np.random.Generator) -> list[int]:
+    """One cell's ops as the released sampler draws them: per node, uniform ops on its incoming
+    edges, redrawn until at least one is not ``none``."""
+    ops: list[int] = []
+    for inputs in (1, 2, 3):
+        while True:
+            draw = rng.integers(0, len(OPS), inputs)
+            if draw.any():
+                break
+        ops += draw.tolist()
+    return ops
+
+
+class Supernet(nn.Module):
+    def __init__(self, cfg: SupernetConfig, num_classes: int):
+        super().__init__()
+        self.cfg = cfg
+        channels = cfg.channels
+        self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
+        self.layout = stage_layout(channels, cfg.cells_per_stage)
+        cells, c_prev = [], channels
+        for kind, c in self.layout:
+            cells.append(SearchCell(c) if kind == "search" else ResNetBasicBlock(c_prev, c))
+            c_prev = c
+        self.cells = nn.ModuleList(cells)
+        self.num_search_cells = sum(kind == "search" for kind, _ in self.layout)
+        self.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=True))
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c_prev, num_classes)
+
+    def sample_path(self, rng: np.random.Generator) -> np.ndarray:
+        """``(num_search_cells, 6)`` op codes for one training step."""
+        if self.cfg.sampling == "shared":
+            return np.tile(np.array(sample_cell(rng)), (self.num_search_cells, 1))
+        return np.array([sample_cell(rng) for _ in range(self.num_search_cells)])
+
+    def forward(self, x: torch.Tensor, path) -> torch.Tensor:
+        """``path``: one architecture (6 codes) for all cells, or one row of 6 codes per search cell."""
+        path = np.asarray(path)
+        rows = np.broadcast_to(path, (self.num_search_cells, NUM_EDGES)).tolist()
+        x = self.stem(x)
+        search_index = 0
+        for (kind, _), cell in zip(self.layout, self.cells):
+            if kind == "search":
+                x = cell(x, rows[search_index])
+                search_index += 1
+            else:
+                x = cell(x)
+        x = self.global_pooling(self.lastact(x)).flatten(1)
+        return self.classifier(x)
+
+
+def build_supernet(cfg: SupernetConfig, num_classes: int) -> Supernet:
+    return Supernet(cfg, num_classes)

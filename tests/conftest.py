@@ -1,0 +1,58 @@
+"""Shared fixtures: the offline data (skipped when absent, required under CI) and the broker marker."""
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def data_root() -> Path | None:
+    candidates = [os.environ.get("RLNAS_DATA"), ROOT.parent / "shared" / "data"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+def _require(what: str, available: bool, variable: str) -> None:
+    if available:
+        return
+    if os.environ.get(variable) == "1":
+        pytest.fail(f"{what} is required ({variable}=1) but not available")
+    pytest.skip(f"{what} not available (set RLNAS_DATA to the offline data folder)")
+
+
+@pytest.fixture(scope="session")
+def nb201_table_path() -> Path:
+    configured = os.environ.get("RLNAS_NB201_TABLE")
+    root = data_root()
+    path = Path(configured) if configured else (root / "nasbench201" / "nb201_accuracies.csv" if root else None)
+    _require("the NAS-Bench-201 table", path is not None and path.is_file(), "RLNAS_REQUIRE_DATA")
+    return path
+
+
+@pytest.fixture(scope="session")
+def cifar10_folder() -> Path:
+    root = data_root()
+    path = root / "cifar10" if root else None
+    _require("the CIFAR-10 image folder", path is not None and (path / "train").is_dir(), "RLNAS_REQUIRE_DATA")
+    return path
+
+
+def broker_available(host: str = "127.0.0.1", port: int = 5672) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_runtest_setup(item):
+    if "broker" in item.keywords and not broker_available():
+        if os.environ.get("RLNAS_REQUIRE_BROKER") == "1":
+            pytest.fail("the RabbitMQ broker on 127.0.0.1:5672 is required (RLNAS_REQUIRE_BROKER=1) but not reachable")
+        pytest.skip("no RabbitMQ broker on 127.0.0.1:5672")

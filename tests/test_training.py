@@ -1,0 +1,87 @@
+import hashlib
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from common.checkpoint import load_checkpoint, save_checkpoint
+from common.config import load_config
+from common.errors import UserError
+from common.training import TrainConfig, learning_rate, train_supernet
+from nas_bench_201.config import NB201Config
+from nas_bench_201.supernet import build_supernet
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+TINY = ["device=cpu", "data.dataset=synthetic", "data.synthetic.num_images=96", "data.synthetic.image_size=16",
+        "model.channels=4", "model.cells_per_stage=1", "train.epochs=3", "train.batch_size=32", "train.save_every=1"]
+
+
+def tiny_config(tmp_path, extra=()):
+    return load_config(ROOT / "configs/nas_bench_201/quickstart.yaml", NB201Config, TINY + list(extra))
+
+
+def train(cfg, run_dir, stop=None):
+    return train_supernet(cfg, "nas_bench_201", lambda n: build_supernet(cfg.model, n), run_dir, stop)
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_resumed_run_ends_bit_identical_and_epoch_zero_is_never_rewritten(tmp_path):
+    cfg = tiny_config(tmp_path)
+    train(cfg, tmp_path / "full")
+    assert train(cfg, tmp_path / "split", stop=1) == 1
+    epoch0 = tmp_path / "split/checkpoints/epoch_0000.pt"
+    before = (digest(epoch0), epoch0.stat().st_mtime_ns)
+    assert not (tmp_path / "split/checkpoints/epoch_0002.pt").exists()
+    assert train(cfg, tmp_path / "split") == 3
+    assert (digest(epoch0), epoch0.stat().st_mtime_ns) == before
+    full = load_checkpoint(tmp_path / "full/checkpoints/last.pt", "nas_bench_201")
+    split = load_checkpoint(tmp_path / "split/checkpoints/last.pt", "nas_bench_201")
+    assert full["epoch"] == split["epoch"] == 3
+    for key, value in full["model"].items():
+        assert torch.equal(value, split["model"][key]), key
+    for a, b in zip(full["optimizer"]["state"].values(), split["optimizer"]["state"].values()):
+        assert torch.equal(a["momentum_buffer"], b["momentum_buffer"])
+    initial = load_checkpoint(epoch0, "nas_bench_201")["model"]
+    assert any(not torch.equal(initial[k], v) for k, v in full["model"].items())  # training moved the weights
+    assert (tmp_path / "full/config.yaml").is_file() and list((tmp_path / "full/tb").iterdir())
+
+
+def test_a_run_directory_of_another_config_is_refused(tmp_path):
+    train(tiny_config(tmp_path, ["train.epochs=1"]), tmp_path / "run")
+    with pytest.raises(UserError, match="different training config"):
+        train(tiny_config(tmp_path, ["train.epochs=1", "train.lr=0.5"]), tmp_path / "run")
+    assert train(tiny_config(tmp_path, ["train.epochs=1", "train.log_every=7"]), tmp_path / "run") == 1
+
+
+def test_learning_rate_schedule_matches_the_released_code():
+    cfg = TrainConfig()
+    assert learning_rate(cfg, 0, 5, 391) == pytest.approx(0.025)
+    for epoch in (1, 100, 249):
+        expected = 0.001 + 0.024 * (1 + torch.cos(torch.tensor(torch.pi * epoch / 250)).item()) / 2
+        assert learning_rate(cfg, epoch, 0, 391) == pytest.approx(expected)
+    warm = TrainConfig(warmup_epochs=2, schedule="linear", schedule_per="step", lr=0.5, min_lr=0.0, epochs=10)
+    assert learning_rate(warm, 0, 0, 10) == pytest.approx(0.025)
+    assert learning_rate(warm, 2, 0, 10) == pytest.approx(0.5)
+    assert learning_rate(warm, 6, 0, 10) == pytest.approx(0.25)
+
+
+def test_checkpoint_of_another_space_or_not_a_checkpoint(tmp_path):
+    payload = {"format": 1, "space": "darts", "config": {}, "epoch": 0, "model": {}}
+    save_checkpoint(tmp_path / "darts.pt", payload)
+    with pytest.raises(UserError, match="checkpoint of search space 'darts', expected 'nas_bench_201'"):
+        load_checkpoint(tmp_path / "darts.pt", "nas_bench_201")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("executed",))
+
+    torch.save({"format": 1, "space": "x", "config": {}, "epoch": 0, "model": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(UserError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "evil.pt")

@@ -121,7 +121,8 @@ def _synthetic(cfg: SyntheticConfig) -> tuple[ImageSet, ImageSet, tuple, tuple]:
         targets = torch.randint(classes, (count,), generator=generator)
         shifts = torch.randint(-size // 8, size // 8 + 1, (count, 2), generator=generator)
         images = prototypes[targets]
-        images = torch.stack([torch.roll(img, (int(dy), int(dx)), dims=(1, 2)) for img, (dy, dx) in zip(images, shifts)])
+        if count:
+            images = torch.stack([torch.roll(img, (int(dy), int(dx)), dims=(1, 2)) for img, (dy, dx) in zip(images, shifts)])
         images = images + 0.15 * torch.randn(images.shape, generator=generator)
         return ImageSet((images.clamp(0, 1) * 255).round().to(torch.uint8), targets, classes)
 
@@ -353,7 +354,9 @@ class BatchAugment:
             flips = flips.to(images.device)[:, None, None, None]
             images = torch.where(flips, images.flip(3), images)
         x = images.float().div_(255)
-        return (x - self.mean.to(x.device)) / self.std.to(x.device)
+        if self.mean.device != x.device:
+            self.mean, self.std = self.mean.to(x.device), self.std.to(x.device)
+        return (x - self.mean) / self.std
 
     def __call__(self, images: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
         if generator is None:
@@ -379,8 +382,8 @@ class InMemoryLoader:
         self.seed = seed
         self.rank = rank
         self.world_size = world_size
-        if self.device.type == "cuda":
-            self.data = ImageSet(data.images.pin_memory(), data.targets, data.num_classes)
+        if self.device.type == "cuda":  # uint8 images are small: keep them on the GPU, index there
+            self.data = ImageSet(data.images.to(self.device), data.targets, data.num_classes)
 
     def __len__(self) -> int:
         global_batch = self.batch_size * self.world_size
@@ -404,9 +407,8 @@ class InMemoryLoader:
 
     def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         generator = torch_generator(self.seed, "augment", epoch, self.rank) if self.augment is not None else None
-        non_blocking = self.device.type == "cuda"
         for batch in self.indices(epoch):
-            images = self.data.images[batch].to(self.device, non_blocking=non_blocking)
+            images = self.data.images[batch.to(self.data.images.device)].to(self.device)
             labels = self.data.targets[batch] if self.labels is None else self.labels(batch, epoch)
             x = self.augment(images, generator) if self.augment is not None else images.float().div_(255)
-            yield x, labels.to(self.device, non_blocking=non_blocking)
+            yield x, labels.to(self.device)

@@ -8,7 +8,7 @@ import torch
 import torchvision
 from PIL import Image
 
-from common.data import AugmentConfig, BatchAugment, DataConfig, InMemoryLoader, ImageSet, build_datasets
+from common.data import AugmentConfig, BatchAugment, DataConfig, InMemoryLoader, ImageSet, SyntheticConfig, build_datasets
 from common.errors import UserError
 
 
@@ -72,6 +72,8 @@ def test_synthetic_is_deterministic_and_split_is_seeded(tmp_path):
                        torch.cat([other.train.images, other.valid.images]).sum(0))  # same images, other split
     assert not torch.equal(first.valid.images, other.valid.images)
     assert len(build_datasets(DataConfig(max_train_images=100), 0).train) == 100
+    no_test = build_datasets(DataConfig(synthetic=SyntheticConfig(num_images=8, num_test_images=0)), 0)
+    assert len(no_test.train) == 8 and len(no_test.test) == 0
 
 
 def test_split_file(tmp_path):

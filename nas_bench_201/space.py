@@ -129,3 +129,14 @@ class NASBench201Space:
 
     def index_of(self, arch: Arch) -> int:
         return index_of(arch)
+
+    # Builders are imported lazily: the modules that define them import this one.
+    def build_supernet(self, cfg, num_classes: int):
+        from .supernet import build_supernet
+
+        return build_supernet(cfg, num_classes)
+
+    def build_model(self, arch: Arch, num_classes: int, channels: int = 16, cells_per_stage: int = 5):
+        from .model import build_model
+
+        return build_model(arch, num_classes, channels, cells_per_stage)

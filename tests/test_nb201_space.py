@@ -57,3 +57,15 @@ def test_mutation_crossover_and_random_stay_in_the_space():
     assert SPACE.mutate(parent_b, 0.0, rng) == parent_b
     counts = np.bincount([op for _ in range(2000) for op in SPACE.random(rng)], minlength=len(OPS))
     assert counts.min() > 0.8 * counts.mean()  # random includes `none`, uniformly
+
+
+def test_space_builds_its_supernet_and_standalone_networks():
+    import torch
+
+    from nas_bench_201.supernet import SupernetConfig
+
+    supernet = SPACE.build_supernet(SupernetConfig(channels=4, cells_per_stage=1), num_classes=3)
+    arch = SPACE.random(np.random.default_rng(0))
+    assert supernet(torch.randn(2, 3, 8, 8), arch).shape == (2, 3)
+    model = SPACE.build_model(arch, num_classes=3, channels=4, cells_per_stage=1)
+    assert model(torch.randn(2, 3, 8, 8)).shape == (2, 3)

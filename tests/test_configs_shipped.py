@@ -1,0 +1,36 @@
+"""Every shipped config loads against its schema, and the paper-scale ones hold the paper's settings."""
+from pathlib import Path
+
+import pytest
+
+from common.config import load_config
+from nas_bench_201.config import NB201Config
+
+ROOT = Path(__file__).resolve().parents[1]
+NB201_CONFIGS = sorted((ROOT / "configs/nas_bench_201").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", NB201_CONFIGS, ids=lambda p: p.name)
+def test_config_loads(path, monkeypatch):
+    monkeypatch.setenv("RLNAS_DATA", "/data")
+    cfg = load_config(path, NB201Config)
+    assert cfg.model.channels >= 1 and cfg.train.epochs >= 1
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100", "imagenet16"])
+def test_paper_scale_configs_follow_the_paper(name, monkeypatch):
+    monkeypatch.setenv("RLNAS_DATA", "/data")
+    cfg = load_config(ROOT / f"configs/nas_bench_201/{name}.yaml", NB201Config)
+    t, e = cfg.train, cfg.search.evolution
+    assert (t.epochs, t.batch_size, t.lr, t.min_lr, t.schedule, t.momentum, t.nesterov, t.weight_decay) == \
+        (250, 64, 0.025, 0.001, "cosine", 0.9, True, 5e-4)
+    assert (cfg.model.channels, cfg.model.cells_per_stage, cfg.labels.mode) == (16, 5, "uniform_once")
+    assert (e.population, e.iterations, e.top_k, e.mutations, e.crossovers, e.mutation_prob) == (100, 20, 30, 50, 50, 0.1)
+    assert cfg.benchmark.dataset == name and cfg.data.dataset == name
+
+
+def test_cpu_config_keeps_the_paper_size_supernet(monkeypatch):
+    monkeypatch.setenv("RLNAS_DATA", "/data")
+    cfg = load_config(ROOT / "configs/nas_bench_201/cpu_cifar10.yaml", NB201Config)
+    assert (cfg.model.channels, cfg.model.cells_per_stage, cfg.train.batch_size) == (16, 5, 64)
+    assert cfg.data.root == "/data/cifar10" and cfg.data.valid_fraction == 0.5

@@ -22,20 +22,24 @@ from common.errors import UserError
 from common.report import scatter_panels
 
 from .angles import all_angles, write_angles_csv
+from .benchmark import BenchmarkTable
 from .config import NB201Config
 from .search import checkpoints, load_table
 
 logger = logging.getLogger("rlnas")
 
 
-def correlation(cfg: NB201Config, run_dir: Path) -> dict:
+def correlation(cfg: NB201Config, run_dir: Path, table: BenchmarkTable | None = None,
+                angles: np.ndarray | None = None) -> dict:
+    """Correlate the angles (computed and written to ``angles.csv`` unless given) with the table."""
     run_dir = Path(run_dir)
-    table = load_table(cfg)
+    table = table if table is not None else load_table(cfg)
     if table is None:
         raise UserError("no NAS-Bench-201 table: set benchmark.table, RLNAS_NB201_TABLE or RLNAS_DATA")
     init, trained = checkpoints(cfg.search, run_dir)
-    angles = all_angles(init, trained)
-    write_angles_csv(run_dir / "angles.csv", angles)
+    if angles is None:
+        angles = all_angles(init, trained)
+        write_angles_csv(run_dir / "angles.csv", angles)
     metrics = {}
     for metric in cfg.benchmark.metric_columns():
         metrics[metric] = correlate(angles, table.metric(metric), cfg.benchmark.top_k).as_dict()
@@ -51,10 +55,14 @@ def correlation(cfg: NB201Config, run_dir: Path) -> dict:
         "benchmark_table": str(table.path),
     }
     atomic_write_text(run_dir / "correlation.json", json.dumps(document, indent=2))
-    best = int(np.argmax(angles))
-    scatter_panels([{"x": angles, "y": table.metric(m), "ylabel": f"{m} (%)", "highlight": best,
+    # Architectures with every path cut sit alone at angle 0; plotting them would squash the rest.
+    alive = angles > 0
+    shown = angles[alive]
+    best = int(np.argmax(shown)) if len(shown) else None
+    xlabel = f"angle (rad); {int((~alive).sum())} all-cut archs (angle 0) omitted"
+    scatter_panels([{"x": shown, "y": table.metric(m)[alive], "ylabel": f"{m} (%)", "highlight": best,
                      "title": f"{m}: tau {metrics[m]['kendall_tau']:.3f}"} for m in metrics],
-                   run_dir / "correlation.png", xlabel="angle (rad)")
+                   run_dir / "correlation.png", xlabel=xlabel)
     return document
 
 

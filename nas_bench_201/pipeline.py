@@ -47,7 +47,8 @@ def main(argv=None) -> None:
     angles = all_angles(init, trained)
     write_angles_csv(run_dir / "angles.csv", angles)
     result = search(cfg, run_dir)
-    corr = correlation(cfg, run_dir) if load_table(cfg) is not None else None
+    table = load_table(cfg)
+    corr = correlation(cfg, run_dir, table, angles) if table is not None else None
     print(summary(cfg, run_dir, angles, result, corr))
 
 

@@ -1,4 +1,5 @@
 # Sourced by every script: creates or reuses .venv, installs what is missing, sets the environment.
+# It leaves the working directory alone, so that paths given to a stage are relative to the caller's.
 # Extra packages to install can be named in RLNAS_EXTRA_PACKAGES (the test script adds its own).
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -24,4 +25,3 @@ if [ -z "${RLNAS_DATA:-}" ] && [ -d "$ROOT/../shared/data" ]; then
     RLNAS_DATA="$(cd "$ROOT/../shared/data" && pwd)"
     export RLNAS_DATA
 fi
-cd "$ROOT" || exit 2

@@ -4,4 +4,5 @@
 # top architectures (plus Kendall tau and true accuracies when the benchmark table is found).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ROOT"
 exec python -m nas_bench_201.pipeline --config configs/nas_bench_201/quickstart.yaml "$@"

@@ -3,4 +3,5 @@
 set -euo pipefail
 export RLNAS_EXTRA_PACKAGES="pytest>=7 nas-bench-201"
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ROOT"
 exec python -m pytest "$@"

@@ -15,6 +15,7 @@ any number of architectures with one matrix product. ``naive_angle`` is the lite
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -82,6 +83,11 @@ class AngleScorer:
         self.atoms = list(atoms)
         self.stats = atom_statistics(self.atoms, state0, state_t)
         self.counts_fn = counts_fn
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of the statistics: equal for equal weights, different once training moved them."""
+        return hashlib.sha256(self.stats.numpy().tobytes()).hexdigest()[:16]
 
     def __call__(self, archs) -> np.ndarray:
         if len(archs) == 0:

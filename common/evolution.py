@@ -85,7 +85,7 @@ def ranked(scores: dict[str, float], keys=None) -> list[tuple[str, float]]:
 class EvolutionSearch:
     def __init__(self, space: Space, evaluator: Evaluator, cfg: EvolutionConfig, seed: int,
                  constraint: Optional[Callable[[object], bool]] = None, state_path: Optional[Path] = None,
-                 progress: Optional[Callable[[int, int], None]] = None):
+                 progress: Optional[Callable[[int, int], None]] = None, scorer_id: Optional[str] = None):
         self.space = space
         self.evaluator = evaluator
         self.cfg = cfg
@@ -93,6 +93,7 @@ class EvolutionSearch:
         self.constraint = constraint
         self.state_path = Path(state_path) if state_path is not None else None
         self.progress = progress
+        self.scorer_id = scorer_id  # identifies what the scores come from (e.g. the checkpoints' contents)
         self.rng = np.random.default_rng(derive_seed(seed, "evolution"))
         self.generation = 0
         self.population: list[str] = []
@@ -138,7 +139,7 @@ class EvolutionSearch:
     def _state(self) -> dict:
         return {
             "version": STATE_VERSION, "space": self.space.name, "seed": self.seed,
-            "config": self.cfg.__dict__, "generation": self.generation,
+            "config": self.cfg.__dict__, "scorer_id": self.scorer_id, "generation": self.generation,
             "population": self.population, "scores": self.scores, "failed": self.failed, "top": self.top,
             "seen": sorted(self.seen), "history": self.history, "rng": self.rng.bit_generator.state,
         }
@@ -148,11 +149,18 @@ class EvolutionSearch:
             atomic_write_text(self.state_path, json.dumps(self._state()))
 
     def load(self) -> bool:
-        """Restore from ``state_path`` if it exists; a state from another search is an error."""
+        """Restore from ``state_path`` if it exists; a state from another search is an error.
+
+        A state of the same search whose scores came from another scorer (say, the supernet trained
+        further since) is stale: the search starts afresh and overwrites it.
+        """
         if self.state_path is None or not self.state_path.is_file():
             return False
         try:
             state = json.loads(self.state_path.read_text())
+            if state.get("scorer_id") != self.scorer_id:
+                logger.info("evolution: %s was scored with other weights; starting a new search", self.state_path)
+                return False
             expected = {"version": STATE_VERSION, "space": self.space.name, "seed": self.seed, "config": self.cfg.__dict__}
             for key, value in expected.items():
                 if state.get(key) != value:

@@ -53,11 +53,15 @@ class SearchConfig:
 
 
 def run_strategy(space, evaluator: Evaluator, cfg: SearchConfig, seed: int, state_path: Optional[Path] = None,
-                 constraint: Optional[Callable] = None, progress=None) -> SearchResult:
-    """Run ``cfg.strategy``; ``exhaustive`` needs a space that can list all its architectures."""
+                 constraint: Optional[Callable] = None, progress=None, scorer_id: Optional[str] = None) -> SearchResult:
+    """Run ``cfg.strategy``; ``exhaustive`` needs a space that can list all its architectures.
+
+    ``scorer_id`` names what the scores come from, so that a resumed evolution never mixes scores of
+    different weights (see ``EvolutionSearch.load``).
+    """
     if cfg.strategy == "evolution":
         return EvolutionSearch(space, evaluator, cfg.evolution, seed, constraint=constraint,
-                               state_path=state_path, progress=progress).run()
+                               state_path=state_path, progress=progress, scorer_id=scorer_id).run()
     if cfg.strategy == "random":
         return random_search(space, evaluator, cfg.random_samples, seed, cfg.report_top, constraint)
     if not hasattr(space, "all_archs"):

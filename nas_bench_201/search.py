@@ -48,7 +48,8 @@ def search(cfg: NB201Config, run_dir: Path) -> dict:
     evaluator = LocalEvaluator(space.to_str, scorer)
     out_dir = run_dir / "search"
     dump_config(cfg, out_dir / "config.yaml")
-    result = run_strategy(space, evaluator, cfg.search, cfg.seed, state_path=out_dir / "state.json")
+    result = run_strategy(space, evaluator, cfg.search, cfg.seed, state_path=out_dir / "state.json",
+                          scorer_id=scorer.fingerprint)
 
     def describe(arch_str: str) -> dict:
         index = index_of(from_str(arch_str))

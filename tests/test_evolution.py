@@ -100,3 +100,13 @@ def test_exhaustive_and_random_strategies():
     assert len(result.scores) == 15625 and result.best[0] == SPACE.to_str((4, 4, 4, 4, 4, 4))
     result = run_strategy(SPACE, CountingEvaluator(), SearchConfig(strategy="random", random_samples=100), seed=0)
     assert len(result.scores) == 100
+
+
+def test_a_state_scored_with_other_weights_is_not_resumed(tmp_path):
+    state = tmp_path / "state.json"
+    EvolutionSearch(SPACE, CountingEvaluator(), CFG, seed=6, state_path=state, scorer_id="weights-a").run()
+    flipped = LocalEvaluator(SPACE.to_str, lambda archs: np.array([-toy_score(a) for a in archs]))
+    fresh = EvolutionSearch(SPACE, flipped, CFG, seed=6).run()
+    resumed = EvolutionSearch(SPACE, flipped, CFG, seed=6, state_path=state, scorer_id="weights-b").run()
+    assert resumed.scores == fresh.scores and resumed.top == fresh.top  # nothing of the stale scores survives
+    assert json.loads(state.read_text())["scorer_id"] == "weights-b"

@@ -89,3 +89,13 @@ def test_engine_with_constant_atoms_matches_concatenation():
     want = naive_angle([state0["a"], state0["a"], state0["b"], eye], [state_t["a"], state_t["a"], state_t["b"], eye])
     assert got[0] == pytest.approx(want, abs=1e-12)
     assert got[1] == 0.0
+
+
+def test_scorer_fingerprint_follows_the_weights(small_supernet):
+    from common.angle import AngleScorer
+
+    layout, state0, state_t = small_supernet
+    first = AngleScorer(atoms(layout), state0, state_t, counts)
+    again = AngleScorer(atoms(layout), state0, {k: v.clone() for k, v in state_t.items()}, counts)
+    moved = AngleScorer(atoms(layout), state0, perturbed(state_t, 1e-3, 5), counts)
+    assert first.fingerprint == again.fingerprint != moved.fingerprint

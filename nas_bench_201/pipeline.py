@@ -13,7 +13,8 @@ import numpy as np
 from common.cli import parse_stage, run, stage_parser
 from common.training import train_supernet
 
-from .angles import all_angles, write_angles_csv
+from .angle import scorer_from_checkpoints
+from .angles import write_angles_csv
 from .config import NB201Config
 from .correlation import correlation
 from .search import checkpoints, load_table, search
@@ -43,11 +44,11 @@ def main(argv=None) -> None:
     parser = stage_parser("python -m nas_bench_201.pipeline", __doc__.splitlines()[0])
     _, cfg, run_dir = parse_stage(parser, NB201Config, argv)
     train_supernet(cfg, NAME, lambda num_classes: build_supernet(cfg.model, num_classes), run_dir)
-    init, trained = checkpoints(cfg.search, run_dir)
-    angles = all_angles(init, trained)
+    scorer = scorer_from_checkpoints(*checkpoints(cfg.search, run_dir))
+    angles = scorer(benchmark_archs())
     write_angles_csv(run_dir / "angles.csv", angles)
-    result = search(cfg, run_dir)
     table = load_table(cfg)
+    result = search(cfg, run_dir, scorer, table)
     corr = correlation(cfg, run_dir, table, angles) if table is not None else None
     print(summary(cfg, run_dir, angles, result, corr))
 

@@ -12,6 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
+from common.angle import AngleScorer
 from common.checkpoint import atomic_write_text
 from common.cli import parse_stage, run, stage_parser
 from common.config import dump_config
@@ -38,13 +39,17 @@ def load_table(cfg: NB201Config) -> BenchmarkTable | None:
     return BenchmarkTable.load(path) if path is not None else None
 
 
-def search(cfg: NB201Config, run_dir: Path) -> dict:
-    """Run the configured search; return (and write) the result document."""
+def search(cfg: NB201Config, run_dir: Path, scorer: AngleScorer | None = None,
+           table: BenchmarkTable | None = None) -> dict:
+    """Run the configured search; return (and write) the result document.
+
+    The scorer and the table are loaded from the config unless given (the pipeline loads them once).
+    """
     run_dir = Path(run_dir)
     init, trained = checkpoints(cfg.search, run_dir)
-    scorer = scorer_from_checkpoints(init, trained)
+    scorer = scorer if scorer is not None else scorer_from_checkpoints(init, trained)
     space = NASBench201Space()
-    table = load_table(cfg)
+    table = table if table is not None else load_table(cfg)
     evaluator = LocalEvaluator(space.to_str, scorer)
     out_dir = run_dir / "search"
     dump_config(cfg, out_dir / "config.yaml")

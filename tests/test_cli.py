@@ -2,9 +2,6 @@
 import subprocess
 import sys
 
-import pytest
-import torch
-
 from common.checkpoint import save_checkpoint
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]

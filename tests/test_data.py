@@ -8,7 +8,7 @@ import torch
 import torchvision
 from PIL import Image
 
-from common.data import AugmentConfig, BatchAugment, DataConfig, InMemoryLoader, ImageSet, SyntheticConfig, build_datasets
+from common.data import BatchAugment, DataConfig, InMemoryLoader, ImageSet, SyntheticConfig, build_datasets
 from common.errors import UserError
 
 

@@ -1,6 +1,4 @@
 import hashlib
-import subprocess
-import sys
 
 import pytest
 import torch

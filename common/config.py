@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
+from .checkpoint import atomic_write_text
 from .errors import UserError
 
 T = TypeVar("T")
@@ -231,8 +232,6 @@ def load_config(path: str | os.PathLike, schema: type[T], overrides: typing.Iter
 
 
 def dump_config(config: Any, path: str | os.PathLike) -> None:
-    from .checkpoint import atomic_write_text
-
     atomic_write_text(Path(path), yaml.safe_dump(to_dict(config), sort_keys=False))
 
 

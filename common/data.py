@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .checkpoint import atomic_torch_save
 from .errors import UserError
 from .seeding import torch_generator
 
@@ -203,12 +204,7 @@ def _folder_set(folder: Path, cfg: DataConfig, classes: Optional[list[str]] = No
             return found, ImageSet(cached["images"], cached["targets"], len(found))
     images, targets = _decode(files, cfg.image_size)
     if cache is not None:
-        from .checkpoint import atomic_write_bytes
-        import io
-
-        buffer = io.BytesIO()
-        torch.save({"images": images, "targets": targets}, buffer)
-        atomic_write_bytes(cache, buffer.getvalue())
+        atomic_torch_save(cache, {"images": images, "targets": targets})
     return found, ImageSet(images, targets, len(found))
 
 

@@ -19,11 +19,10 @@ from typing import Callable, Literal, Optional
 
 import torch
 import torch.nn.functional as F
-import yaml
 from torch import nn
 
-from .checkpoint import FORMAT_VERSION, atomic_write_text, load_checkpoint, save_checkpoint
-from .config import to_dict
+from .checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
+from .config import dump_config, to_dict
 from .errors import UserError
 from .seeding import numpy_rng
 
@@ -205,7 +204,7 @@ class SupernetTrainer:
     def fit(self, stop_after_epoch: Optional[int] = None) -> int:
         """Train to ``cfg.epochs`` (or stop after ``stop_after_epoch``); return the last epoch done."""
         done = self._resume()
-        atomic_write_text(self.run_dir / "config.yaml", yaml.safe_dump(self.config, sort_keys=False))
+        dump_config(self.config, self.run_dir / "config.yaml")
         if done < 0:
             self._save(0)
             done = 0

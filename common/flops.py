@@ -1,0 +1,32 @@
+"""FLOPs and parameter counting in the paper's convention: multiply-adds of convolutions and linear
+layers (torch's flop counter reports 2 FLOPs per multiply-add), 'M' = 1e6.
+
+Spaces use these to build per-op lookup tables and to check their analytic counts; a search never
+builds a model per candidate.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+
+@torch.no_grad()
+def count_macs(module: nn.Module, *inputs, **kwargs) -> int:
+    """Multiply-adds of one forward pass of ``module(*inputs, **kwargs)`` (convolutions and matmuls)."""
+    was_training = module.training
+    module.eval()
+    try:
+        with FlopCounterMode(display=False) as counter:
+            module(*inputs, **kwargs)
+    finally:
+        module.train(was_training)
+    return counter.get_total_flops() // 2
+
+
+def count_params(module: nn.Module, exclude: Iterable[str] = ()) -> int:
+    """Parameters of ``module``, leaving out those whose name starts with any prefix in ``exclude``."""
+    prefixes = tuple(exclude)
+    return sum(p.numel() for name, p in module.named_parameters() if not (prefixes and name.startswith(prefixes)))

@@ -57,7 +57,12 @@ def angles_from_counts(counts: np.ndarray | torch.Tensor, stats: torch.Tensor) -
     An architecture whose ``V`` is empty (no surviving path) scores 0.
     """
     counts = torch.as_tensor(counts, dtype=torch.float64)
-    sums = counts @ stats.to(torch.float64)
+    stats = stats.to(torch.float64)
+    # Accumulated atom by atom rather than by a matrix product, whose blocking depends on the batch:
+    # an architecture's angle is then bit-identical whichever batch (or remote worker) scores it.
+    sums = torch.zeros(counts.shape[0], stats.shape[1], dtype=torch.float64)
+    for k in range(stats.shape[0]):
+        sums += counts[:, k:k + 1] * stats[k]
     dot, n0, nt = sums[:, STAT_DOT], sums[:, STAT_N0], sums[:, STAT_NT]
     norm = torch.sqrt(n0 * nt)
     empty = norm == 0

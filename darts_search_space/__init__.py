@@ -1,0 +1,1 @@
+"""DARTS search space: random-label supernet, angle evolution under FLOPs limits, retraining."""

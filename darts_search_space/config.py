@@ -1,0 +1,70 @@
+"""The config schemas of DARTS experiments: supernet + search (``DartsConfig``) and retraining
+(``RetrainExperiment``). Defaults are the paper's CIFAR-10 search settings (section 4.2.2)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Optional
+
+from common.experiment import ExperimentConfig
+from common.retrain import RetrainConfig
+from common.search import SearchConfig
+from common.data import DataConfig
+
+from .flops import NetworkShape
+from .supernet import SupernetConfig
+
+
+@dataclass
+class AngleConfig:
+    dil_conv_bn: Literal["paper", "released"] = "paper"  # released: BN weight twice, no bias (the released bug)
+
+
+@dataclass
+class FlopsLimitConfig:
+    """The search's FLOPs constraint, priced on the retraining network (not the supernet)."""
+
+    max_flops_M: Optional[float] = None  # None: no limit; the paper's ImageNet search: 600
+    dataset: Literal["imagenet", "cifar10"] = "imagenet"  # network shape: 224x224 / 1000 classes or 32x32 / 10
+    channels: int = 48
+    layers: int = 14
+
+    def __post_init__(self):
+        if self.max_flops_M is not None and self.max_flops_M <= 0:
+            raise ValueError("max_flops_M must be positive (or null for no limit)")
+        if self.channels < 2 or self.channels % 2 or self.layers < 3:
+            raise ValueError("channels must be even and >= 2, layers >= 3")
+
+    def shape(self) -> NetworkShape:
+        return NetworkShape.of(self.dataset, self.channels, self.layers)
+
+
+@dataclass
+class DartsConfig(ExperimentConfig):
+    model: SupernetConfig = field(default_factory=SupernetConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    angle: AngleConfig = field(default_factory=AngleConfig)
+    flops: FlopsLimitConfig = field(default_factory=FlopsLimitConfig)
+
+
+@dataclass
+class NetworkConfig:
+    """The retraining network: ``NetworkCIFAR`` (stem cifar) or ``NetworkImageNet`` (stem imagenet)."""
+
+    genotype: str = "RLNAS_CIFAR10"  # a name from genotypes.py, a Genotype(...) text or an architecture string
+    stem: Literal["cifar", "imagenet"] = "cifar"
+    channels: int = 36
+    layers: int = 20
+    auxiliary: bool = True  # auxiliary head after the second reduction cell (its loss weight: train.aux_weight)
+
+    def __post_init__(self):
+        if self.channels < 2 or self.channels % 2 or self.layers < 3:
+            raise ValueError("channels must be even and >= 2, layers >= 3")
+
+
+@dataclass
+class RetrainExperiment:
+    seed: int = 0
+    device: str = "auto"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: NetworkConfig = field(default_factory=NetworkConfig)
+    train: RetrainConfig = field(default_factory=RetrainConfig)

@@ -30,3 +30,26 @@ def count_params(module: nn.Module, exclude: Iterable[str] = ()) -> int:
     """Parameters of ``module``, leaving out those whose name starts with any prefix in ``exclude``."""
     prefixes = tuple(exclude)
     return sum(p.numel() for name, p in module.named_parameters() if not (prefixes and name.startswith(prefixes)))
+
+
+def count_flops_released(module: nn.Module, *inputs, **kwargs) -> int:
+    """FLOPs as the released code's counter (its vendored thop) reports them, which the paper's tables use:
+    convolution multiply-adds (+1 per output element with a bias), linear layers ``(2*in - 1)`` per
+    output element (multiplies and adds). Equals ``count_macs`` plus those extra terms."""
+    extra = 0
+
+    def hook(layer: nn.Module, _inputs, output: torch.Tensor) -> None:
+        nonlocal extra
+        if isinstance(layer, nn.Linear):
+            extra += (layer.in_features - 1) * output.numel()
+        elif layer.bias is not None:
+            extra += output.numel()
+
+    handles = [m.register_forward_hook(hook) for m in module.modules()
+               if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))]
+    try:
+        macs = count_macs(module, *inputs, **kwargs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return macs + extra

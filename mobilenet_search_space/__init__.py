@@ -1,0 +1,1 @@
+"""The MobileNet-like (ProxylessNAS) search space: supernet, FLOPs table, angle, search, retraining."""

@@ -1,12 +1,16 @@
-"""The config schema of MobileNet-space experiments; defaults are the paper's settings (ref §5, §10.3)."""
+"""The config schemas of MobileNet-space experiments: supernet + search (``MobileNetConfig``) and
+retraining (``RetrainExperiment``). Defaults are the paper's settings (ref §5, §10.3)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Optional
 
+from common.data import DataConfig
 from common.experiment import ExperimentConfig
+from common.retrain import RetrainConfig
 from common.search import SearchConfig
 
+from .space import PAPER_ARCH, to_str
 from .supernet import SupernetConfig
 
 
@@ -32,3 +36,25 @@ class MobileNetConfig(ExperimentConfig):
     model: SupernetConfig = field(default_factory=SupernetConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     flops: FlopsConfig = field(default_factory=FlopsConfig)
+
+
+@dataclass
+class NetworkConfig:
+    """The retrained network."""
+
+    arch: str = to_str(PAPER_ARCH)  # 21 codes, or search:RUN_DIR for the best of a finished search
+    width_mult: float = 1.0
+    dropout: float = 0.2  # before the classifier
+
+    def __post_init__(self):
+        if not self.width_mult > 0 or not 0.0 <= self.dropout < 1.0:
+            raise ValueError("need width_mult > 0 and 0 <= dropout < 1")
+
+
+@dataclass
+class RetrainExperiment:
+    seed: int = 0
+    device: str = "auto"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: NetworkConfig = field(default_factory=NetworkConfig)
+    train: RetrainConfig = field(default_factory=RetrainConfig)

@@ -27,10 +27,11 @@ from common.errors import UserError
 from common.flops import count_flops_released, count_params
 
 from .blocks import InvertedResidual, head_conv, stem
-from .space import BLOCK_NAMES, BLOCKS, HEAD_CHANNELS, NAME, NUM_BLOCKS, NUM_LAYERS, layer_specs, scale
+from .space import BLOCK_NAMES, BLOCKS, HEAD_CHANNELS, IDENTITY_ALLOWED, NAME, NUM_BLOCKS, NUM_LAYERS, layer_specs, scale
 
 FORMAT_VERSION = 1
 DEFAULT_PATH = Path(__file__).with_name("flops_table_224.json")
+_OFFSETS = np.arange(NUM_LAYERS) * (NUM_BLOCKS + 1) + 1  # column of code c at layer i: i * 7 + c + 1
 CONVENTION = "multiply-adds of convolutions; linear layers (2*in-1) per output (the released thop counter)"
 
 
@@ -60,17 +61,28 @@ class FlopsTable:
 
     # --------------------------------------------------------------------- lookups
 
-    def _sum(self, archs, values: np.ndarray, fixed: int) -> np.ndarray:
+    def __post_init__(self):
+        # Flat (layer, code + 1) lookups with identity (code -1) costing 0: one gather per architecture batch.
+        for name, values in (("_flat_flops", self.block_flops), ("_flat_params", self.block_params)):
+            flat = np.concatenate([np.zeros((NUM_LAYERS, 1), np.int64), values], axis=1).ravel()
+            object.__setattr__(self, name, flat)
+
+    @staticmethod
+    def _sum(archs, flat: np.ndarray, fixed: int) -> np.ndarray:
         codes = np.asarray(archs, dtype=np.int64).reshape(-1, NUM_LAYERS)
-        picked = values[np.arange(NUM_LAYERS), np.maximum(codes, 0)] * (codes >= 0)
-        return fixed + picked.sum(axis=1)
+        return fixed + flat[codes + _OFFSETS].sum(axis=1)
 
     def flops(self, archs: Sequence[Sequence[int]] | np.ndarray) -> np.ndarray:
         """FLOPs of each architecture (int64), identity layers costing 0."""
-        return self._sum(archs, self.block_flops, self.pre[0] + self.post[0])
+        return self._sum(archs, self._flat_flops, self.pre[0] + self.post[0])
 
     def params(self, archs: Sequence[Sequence[int]] | np.ndarray) -> np.ndarray:
-        return self._sum(archs, self.block_params, self.pre[1] + self.post[1])
+        return self._sum(archs, self._flat_params, self.pre[1] + self.post[1])
+
+    def min_flops(self) -> int:
+        """FLOPs of the cheapest architecture (identity wherever legal, else the cheapest block)."""
+        cheapest = np.where(IDENTITY_ALLOWED, 0, self.block_flops.min(axis=1))
+        return int(self.pre[0] + self.post[0] + cheapest.sum())
 
     def flops_m(self, archs) -> np.ndarray:
         return self.flops(archs) / 1e6

@@ -13,7 +13,9 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
+
+import numpy as np
 
 from common.angle import AngleScorer
 from common.checkpoint import atomic_write_text
@@ -39,6 +41,11 @@ def checkpoints(cfg: SearchConfig, run_dir: Path) -> tuple[Path, Path]:
     return init, trained
 
 
+def score_archs(scorer: AngleScorer, archs: Sequence[Sequence[int]]) -> np.ndarray:
+    """Angles (radians) of ``archs`` under the weights of ``scorer``: the function a worker serves."""
+    return scorer(list(archs))
+
+
 def load_flops_table(cfg: FlopsConfig) -> FlopsTable:
     return table_for(cfg.input_size, cfg.num_classes, cfg.width_mult, cfg.table)
 
@@ -62,12 +69,14 @@ def search(cfg: MobileNetConfig, run_dir: Path, scorer: AngleScorer | None = Non
     init, trained = checkpoints(cfg.search, run_dir)
     scorer = scorer if scorer is not None else scorer_from_checkpoints(init, trained)
     table = load_flops_table(cfg.flops)
-    space = MobileNetSpace()
-    evaluator = LocalEvaluator(space.to_str, scorer)
+    space = MobileNetSpace(table, cfg.flops.limit_m)
+    evaluator = LocalEvaluator(space.to_str, lambda archs: score_archs(scorer, archs))
     out_dir = run_dir / "search"
     dump_config(cfg, out_dir / "config.yaml")
     result = run_strategy(space, evaluator, cfg.search, cfg.seed, state_path=out_dir / "state.json",
                           constraint=flops_constraint(table, cfg.flops.limit_m), scorer_id=scorer.fingerprint)
+    if not result.top:
+        raise UserError(f"search: no architecture was scored (is flops.limit_m={cfg.flops.limit_m} below every architecture?)")
 
     def details(arch_str: str) -> dict:
         arch = from_str(arch_str)
@@ -81,11 +90,10 @@ def search(cfg: MobileNetConfig, run_dir: Path, scorer: AngleScorer | None = Non
                                        "width_mult": table.width_mult}})
     atomic_write_text(out_dir / "result.json", json.dumps(document, indent=2))
     best = document["best"]
-    if best is not None:
-        draw_architecture(best["arch"], out_dir / "best.png",
-                          title=f"angle {best['score']:.4f}, {best['flops_M']:.1f}M FLOPs, {best['params_M']:.2f}M params")
-        logger.info("search (%s): %d architectures scored; best \"%s\" angle %.6f, %.1fM FLOPs", cfg.search.strategy,
-                    document["evaluated"], best["arch_str"], best["score"], best["flops_M"])
+    draw_architecture(best["arch"], out_dir / "best.png",
+                      title=f"angle {best['score']:.4f}, {best['flops_M']:.1f}M FLOPs, {best['params_M']:.2f}M params")
+    logger.info("search (%s): %d architectures scored; best \"%s\" angle %.6f, %.1fM FLOPs", cfg.search.strategy,
+                document["evaluated"], best["arch_str"], best["score"], best["flops_M"])
     return document
 
 

@@ -111,18 +111,42 @@ def describe(arch: Sequence[int]) -> list[str]:
 
 def random_codes(rng: np.random.Generator, n: int) -> np.ndarray:
     """``(n, 21)`` codes, each layer uniform over its legal choices (identity included where legal)."""
-    picks = (rng.random((n, NUM_LAYERS)) * NUM_CHOICES).astype(np.int64)
+    picks = (rng.random((n, NUM_LAYERS)) * NUM_CHOICES).astype(np.int64)  # floor(u * k): uniform over k
     return picks - IDENTITY_ALLOWED.astype(np.int64)  # pick 0 is identity where allowed
 
 
 class MobileNetSpace:
-    """The space interface seen by the search code (DESIGN section 2)."""
+    """The space interface seen by the search code (DESIGN section 2).
+
+    With a FLOPs table and limit, ``random`` samples uniformly among the legal architectures within
+    the limit, as the released search did (per-layer uniform draws, rejected when over the limit),
+    but in vectorised batches: at the paper's 475M only about 1 in 300 draws qualifies.
+    """
 
     name = NAME
     size = SIZE
+    BATCH, MAX_BATCHES = 1024, 100
+
+    def __init__(self, flops_table=None, max_flops_m: float | None = None):
+        self.table = flops_table
+        self.max_flops = None if max_flops_m is None else max_flops_m * 1e6
+        if self.max_flops is not None:
+            if flops_table is None:
+                raise ValueError("a FLOPs limit needs a FLOPs table")
+            cheapest = flops_table.min_flops()
+            if cheapest > self.max_flops:
+                raise UserError(f"flops limit {max_flops_m}M is below the cheapest architecture ({cheapest / 1e6:.1f}M)")
 
     def random(self, rng: np.random.Generator) -> Arch:
-        return tuple(int(code) for code in random_codes(rng, 1)[0])
+        if self.max_flops is None:
+            return tuple(int(code) for code in random_codes(rng, 1)[0])
+        for _ in range(self.MAX_BATCHES):
+            codes = random_codes(rng, self.BATCH)
+            within = np.flatnonzero(self.table.flops(codes) <= self.max_flops)
+            if within.size:
+                return tuple(int(code) for code in codes[within[0]])
+        raise UserError(f"no architecture within {self.max_flops / 1e6:g}M FLOPs in {self.MAX_BATCHES * self.BATCH} "
+                        "random draws: the limit is too tight for random sampling")
 
     def mutate(self, arch: Arch, prob: float, rng: np.random.Generator) -> Arch:
         # As released: each layer with probability `prob` is redrawn from its legal choices.
@@ -154,13 +178,17 @@ class MobileNetSpace:
 
         return build_model(arch, num_classes, width_mult, dropout)
 
-    def flops(self, arch: Arch) -> float:
-        """FLOPs in millions at 224x224 and 1000 classes (the paper's convention), from the lookup table."""
-        from .flops_table import default_table
+    def _table(self):
+        if self.table is None:
+            from .flops_table import default_table
 
-        return float(default_table().flops_m([arch])[0])
+            return default_table()
+        return self.table
+
+    def flops(self, arch: Arch) -> float:
+        """FLOPs in millions from the lookup table (default: 224x224 and 1000 classes, the paper's convention)."""
+        return float(self._table().flops_m([arch])[0])
 
     def params(self, arch: Arch) -> float:
-        from .flops_table import default_table
-
-        return float(default_table().params_m([arch])[0])
+        """Parameters in millions from the lookup table."""
+        return float(self._table().params_m([arch])[0])

@@ -13,7 +13,7 @@ import os
 import ssl
 import time
 from typing import Callable, Optional
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pika
 import pika.exceptions as pex
@@ -23,6 +23,8 @@ from .config import AMQPConfig
 from .protocol import CONTENT_TYPE
 
 logger = logging.getLogger("rlnas")
+# pika logs each failed connection attempt with a traceback; failures are reported here, in one line.
+logging.getLogger("pika").setLevel(logging.CRITICAL)
 URL_VARIABLE = "RLNAS_AMQP_URL"
 
 # Errors after which reconnecting may help (the broker went away or closed the connection).
@@ -85,7 +87,7 @@ def connection_parameters(cfg: AMQPConfig, name: str = "rlnas") -> pika.URLParam
 
 def describe(params: pika.URLParameters) -> str:
     scheme = "amqps" if params.ssl_options else "amqp"
-    return f"{scheme}://{params.credentials.username}@{params.host}:{params.port}/{params.virtual_host}"
+    return f"{scheme}://{params.credentials.username}@{params.host}:{params.port}/{quote(params.virtual_host, safe='')}"
 
 
 def connect(params: pika.URLParameters) -> pika.BlockingConnection:
@@ -95,15 +97,20 @@ def connect(params: pika.URLParameters) -> pika.BlockingConnection:
     except (pex.ProbableAuthenticationError, pex.AuthenticationError, pex.ProbableAccessDeniedError):
         raise UserError(f"the RabbitMQ broker at {describe(params)} refused the credentials "
                         f"(check the user and password in search.amqp.url or ${URL_VARIABLE})") from None
-    except pex.AMQPConnectionError as error:
+    except (pex.AMQPConnectionError, ssl.SSLError, OSError) as error:
         reason = _reason(error)
         raise UserError(f"cannot connect to the RabbitMQ broker at {describe(params)}{reason}") from None
 
 
 def _reason(error: BaseException) -> str:
     """The innermost useful text of pika's nested connection errors."""
-    while error.args and isinstance(error.args[0], BaseException):
-        error = error.args[0]
+    while True:
+        inner = getattr(error, "exception", None)
+        if not isinstance(inner, BaseException):
+            inner = error.args[0] if error.args and isinstance(error.args[0], BaseException) else None
+        if inner is None:
+            break
+        error = inner
     text = str(error).strip() or type(error).__name__
     return f" ({text.splitlines()[0][:200]})"
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from .errors import UserError
 from .evaluation import Evaluator, evaluate
+from .evaluation.config import AMQPConfig
 from .evolution import EvolutionConfig, EvolutionSearch, SearchResult, ranked
 from .seeding import derive_seed
 
@@ -46,6 +47,8 @@ class SearchConfig:
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
     random_samples: int = 100  # architectures scored by the `random` strategy
     report_top: int = 10  # architectures listed in result.json
+    evaluator: Literal["local", "rabbitmq"] = "local"  # rabbitmq: workers score the candidates (README: Distributed search)
+    amqp: AMQPConfig = field(default_factory=AMQPConfig)  # broker, timeouts and retries of evaluator: rabbitmq
 
     def __post_init__(self):
         if self.random_samples < 1 or self.report_top < 1:

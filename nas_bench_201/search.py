@@ -16,7 +16,7 @@ from common.angle import AngleScorer
 from common.checkpoint import atomic_write_text
 from common.cli import parse_stage, run, stage_parser
 from common.config import dump_config
-from common.evaluation import LocalEvaluator
+from common.evaluation import build_evaluator
 from common.search import SearchConfig, result_document, run_strategy
 from common.training import checkpoint_path
 
@@ -50,11 +50,11 @@ def search(cfg: NB201Config, run_dir: Path, scorer: AngleScorer | None = None,
     scorer = scorer if scorer is not None else scorer_from_checkpoints(init, trained)
     space = NASBench201Space()
     table = table if table is not None else load_table(cfg)
-    evaluator = LocalEvaluator(space.to_str, scorer)
     out_dir = run_dir / "search"
     dump_config(cfg, out_dir / "config.yaml")
-    result = run_strategy(space, evaluator, cfg.search, cfg.seed, state_path=out_dir / "state.json",
-                          scorer_id=scorer.fingerprint)
+    with build_evaluator(cfg.search, space, scorer, scorer.fingerprint) as evaluator:
+        result = run_strategy(space, evaluator, cfg.search, cfg.seed, state_path=out_dir / "state.json",
+                              scorer_id=scorer.fingerprint)
 
     def describe(arch_str: str) -> dict:
         index = index_of(from_str(arch_str))

@@ -54,6 +54,15 @@ class RabbitMQEvaluator:
         self._channel = channel
         self._publisher = PipelinedPublisher(self._connection)
 
+    def workers(self) -> int:
+        """How many workers consume this job's requests right now."""
+        return self._channel.queue_declare(self.requests, passive=True).method.consumer_count
+
+    def delete_queues(self) -> None:
+        """Remove this job's queues from the broker (when the job is over for good)."""
+        for name in (self.requests, self.replies, self.dead):
+            self._channel.queue_delete(name)
+
     def close(self) -> None:
         if self._connection is not None and self._connection.is_open:
             try:
@@ -82,6 +91,12 @@ class RabbitMQEvaluator:
             request = request_for(self.job, self.space_name, arch)
             self._tasks[request.task] = request
         self._answers: dict[str, tuple[Optional[float], Optional[str]]] = {}
+        try:
+            if self.workers() == 0:
+                logger.warning("rabbitmq evaluator: no worker serves job %s yet; the requests wait in %s "
+                               "(start python -m <space>.worker with this config)", self.job, self.requests)
+        except CONNECTION_ERRORS:
+            pass  # reconnected below
         publications = Counter()
         unsent = list(self._tasks)
         last_progress = last_log = time.monotonic()

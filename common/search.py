@@ -8,11 +8,13 @@ from typing import Callable, Literal, Optional, Sequence
 
 import numpy as np
 
+from .eps import EPSConfig
 from .errors import UserError
 from .evaluation import Evaluator, evaluate
 from .evaluation.config import AMQPConfig
 from .evolution import EvolutionConfig, EvolutionSearch, SearchResult, ranked
 from .seeding import derive_seed
+from .valacc import ValAccConfig
 
 
 def score_all(evaluator: Evaluator, archs: Sequence, top_k: int) -> SearchResult:
@@ -40,8 +42,9 @@ def random_search(space, evaluator: Evaluator, num: int, seed: int, top_k: int,
 
 @dataclass
 class SearchConfig:
-    strategy: Literal["evolution", "exhaustive", "random"] = "evolution"
-    score: Literal["angle"] = "angle"
+    strategy: Literal["evolution", "exhaustive", "random", "eps"] = "evolution"  # eps: rank EPS's final proxy space
+    # angle: RLNAS; val_acc: inherited-weight validation accuracy (SPOS); the rest: zero-cost proxies
+    score: Literal["angle", "val_acc", "synflow", "snip", "grad_norm", "jacov", "naswot", "params", "flops"] = "angle"
     init_checkpoint: Optional[str] = None  # None: <run dir>/checkpoints/epoch_0000.pt
     trained_checkpoint: Optional[str] = None  # None: <run dir>/checkpoints/last.pt
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
@@ -49,6 +52,9 @@ class SearchConfig:
     report_top: int = 10  # architectures listed in result.json
     evaluator: Literal["local", "rabbitmq"] = "local"  # rabbitmq: workers score the candidates (README: Distributed search)
     amqp: AMQPConfig = field(default_factory=AMQPConfig)  # broker, timeouts and retries of evaluator: rabbitmq
+    val_acc: ValAccConfig = field(default_factory=ValAccConfig)  # score: val_acc
+    proxy_batch: int = 64  # score: a zero-cost proxy; images of the one batch it sees
+    eps: EPSConfig = field(default_factory=EPSConfig)  # strategy: eps (also how its supernet trains)
 
     def __post_init__(self):
         if self.random_samples < 1 or self.report_top < 1:
@@ -56,8 +62,10 @@ class SearchConfig:
 
 
 def run_strategy(space, evaluator: Evaluator, cfg: SearchConfig, seed: int, state_path: Optional[Path] = None,
-                 constraint: Optional[Callable] = None, progress=None, scorer_id: Optional[str] = None) -> SearchResult:
-    """Run ``cfg.strategy``; ``exhaustive`` needs a space that can list all its architectures.
+                 constraint: Optional[Callable] = None, progress=None, scorer_id: Optional[str] = None,
+                 candidates: Optional[Sequence] = None) -> SearchResult:
+    """Run ``cfg.strategy``; ``exhaustive`` needs a space that can list all its architectures, ``eps``
+    the final proxy space of an EPS-trained supernet (``candidates``).
 
     ``scorer_id`` names what the scores come from, so that a resumed evolution never mixes scores of
     different weights (see ``EvolutionSearch.load``).
@@ -67,6 +75,10 @@ def run_strategy(space, evaluator: Evaluator, cfg: SearchConfig, seed: int, stat
                                state_path=state_path, progress=progress, scorer_id=scorer_id).run()
     if cfg.strategy == "random":
         return random_search(space, evaluator, cfg.random_samples, seed, cfg.report_top, constraint)
+    if cfg.strategy == "eps":
+        if not candidates:
+            raise UserError("search.strategy: eps needs a supernet trained with EPS (its checkpoint holds no proxy space)")
+        return score_all(evaluator, [a for a in candidates if constraint is None or constraint(a)], cfg.report_top)
     if not hasattr(space, "all_archs"):
         raise UserError(f"search.strategy: the {space.name} space is too large to rank exhaustively")
     archs = [arch for arch in space.all_archs() if constraint is None or constraint(arch)]

@@ -19,7 +19,7 @@ from .config import NB201Config
 from .correlation import correlation
 from .search import checkpoints, load_table, search
 from .space import NAME, benchmark_archs, to_str
-from .supernet import build_supernet
+from .eps import build_training_supernet
 
 
 def summary(cfg: NB201Config, run_dir: Path, angles: np.ndarray, result: dict, corr: dict | None) -> str:
@@ -29,7 +29,7 @@ def summary(cfg: NB201Config, run_dir: Path, angles: np.ndarray, result: dict, c
         lines.append(f"  {angles[index]:.6f}  #{index:<5d} {to_str(benchmark_archs()[index])}")
     best = result["best"]
     lines.append(f"{cfg.search.strategy} search ({result['evaluated']} scored) found {best['arch_str']} "
-                 f"(index {best['index']}, angle {best['score']:.6f})")
+                 f"(index {best['index']}, {cfg.search.score} {best['score']:.6f})")
     if "benchmark" in best:
         accuracies = ", ".join(f"{k} {v:.2f}" for k, v in best["benchmark"].items() if k.endswith(("_valid", "_test")))
         lines.append(f"  its NAS-Bench-201 accuracies (%): {accuracies}")
@@ -43,12 +43,12 @@ def summary(cfg: NB201Config, run_dir: Path, angles: np.ndarray, result: dict, c
 def main(argv=None) -> None:
     parser = stage_parser("python -m nas_bench_201.pipeline", __doc__.splitlines()[0])
     _, cfg, run_dir = parse_stage(parser, NB201Config, argv)
-    train_supernet(cfg, NAME, lambda num_classes: build_supernet(cfg.model, num_classes), run_dir)
+    train_supernet(cfg, NAME, lambda num_classes: build_training_supernet(cfg, num_classes), run_dir)
     scorer = scorer_from_checkpoints(*checkpoints(cfg.search, run_dir))
     angles = scorer(benchmark_archs())
     write_angles_csv(run_dir / "angles.csv", angles)
     table = load_table(cfg)
-    result = search(cfg, run_dir, scorer, table)
+    result = search(cfg, run_dir, scorer if cfg.search.score == "angle" else None, table)
     corr = correlation(cfg, run_dir, table, angles) if table is not None else None
     print(summary(cfg, run_dir, angles, result, corr))
 

@@ -32,6 +32,7 @@ from common.checkpoint import FORMAT_VERSION, atomic_write_text, save_checkpoint
 from common.cli import ArgumentParser, run, setup_logging
 from common.config import load_config, to_dict
 from common.correlation import correlate
+from common.proxies import PROXIES
 from common.errors import UserError
 from common.report import scatter_panels
 from common.seeding import derive_seed
@@ -49,6 +50,7 @@ from .supernet import build_supernet
 
 logger = logging.getLogger("rlnas")
 EXPERIMENTS = ("table12", "table6", "table7", "figure1", "proxies", "eps")
+PROXY_NAMES = PROXIES
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "nas_bench_201" / "reproduce"
 DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16": "ImageNet16-120"}
 

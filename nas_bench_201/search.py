@@ -1,4 +1,4 @@
-"""Stage 3: search the NAS-Bench-201 space by angle (evolution, exhaustive ranking or random search).
+"""Stage 3: search the NAS-Bench-201 space by ``search.score`` (evolution, exhaustive ranking, random search or EPS).
 
     python -m nas_bench_201.search --config CFG [--set k=v ...] [--run-dir DIR]
 
@@ -13,17 +13,18 @@ import sys
 from pathlib import Path
 
 from common.angle import AngleScorer
-from common.checkpoint import atomic_write_text
+from common.checkpoint import atomic_write_text, load_checkpoint
 from common.cli import parse_stage, run, stage_parser
 from common.config import dump_config
 from common.evaluation import build_evaluator
 from common.search import SearchConfig, result_document, run_strategy
 from common.training import checkpoint_path
 
-from .angle import scorer_from_checkpoints
 from .benchmark import BenchmarkTable, find_table
 from .config import NB201Config
-from .space import NASBench201Space, from_str, index_of
+from .eps import final_population
+from .scoring import build_scorer
+from .space import NAME, NASBench201Space, from_str, index_of
 
 logger = logging.getLogger("rlnas")
 
@@ -40,21 +41,25 @@ def load_table(cfg: NB201Config) -> BenchmarkTable | None:
 
 
 def search(cfg: NB201Config, run_dir: Path, scorer: AngleScorer | None = None,
-           table: BenchmarkTable | None = None) -> dict:
+           table: BenchmarkTable | None = None, seed: int | None = None, out_dir: Path | None = None) -> dict:
     """Run the configured search; return (and write) the result document.
 
-    The scorer and the table are loaded from the config unless given (the pipeline loads them once).
+    The scorer (of ``search.score``) and the table are loaded from the config unless given (the
+    pipeline loads them once). ``seed`` (default ``cfg.seed``) seeds the search alone; ``out_dir``
+    (default ``run_dir/search``) lets several searches share one supernet.
     """
     run_dir = Path(run_dir)
+    seed = cfg.seed if seed is None else seed
     init, trained = checkpoints(cfg.search, run_dir)
-    scorer = scorer if scorer is not None else scorer_from_checkpoints(init, trained)
+    scorer = scorer if scorer is not None else build_scorer(cfg, init, trained)
+    candidates = final_population(load_checkpoint(trained, space=NAME)["model"]) if cfg.search.strategy == "eps" else None
     space = NASBench201Space()
     table = table if table is not None else load_table(cfg)
-    out_dir = run_dir / "search"
+    out_dir = Path(out_dir) if out_dir is not None else run_dir / "search"
     dump_config(cfg, out_dir / "config.yaml")
     with build_evaluator(cfg.search, space, scorer, scorer.fingerprint) as evaluator:
-        result = run_strategy(space, evaluator, cfg.search, cfg.seed, state_path=out_dir / "state.json",
-                              scorer_id=scorer.fingerprint)
+        result = run_strategy(space, evaluator, cfg.search, seed, state_path=out_dir / "state.json",
+                              scorer_id=scorer.fingerprint, candidates=candidates)
 
     def describe(arch_str: str) -> dict:
         index = index_of(from_str(arch_str))
@@ -64,12 +69,12 @@ def search(cfg: NB201Config, run_dir: Path, scorer: AngleScorer | None = None,
         return extra
 
     document = result_document(result, cfg.search, describe)
-    document.update({"space": space.name, "seed": cfg.seed, "init_checkpoint": str(init),
+    document.update({"space": space.name, "seed": seed, "init_checkpoint": str(init),
                      "trained_checkpoint": str(trained), "benchmark_table": str(table.path) if table else None})
     atomic_write_text(out_dir / "result.json", json.dumps(document, indent=2))
     best = document["best"]
-    logger.info("search (%s): %d architectures scored; best %s angle %.6f", cfg.search.strategy,
-                document["evaluated"], best["arch_str"], best["score"])
+    logger.info("search (%s): %d architectures scored; best %s %s %.6f", cfg.search.strategy,
+                document["evaluated"], best["arch_str"], cfg.search.score, best["score"])
     return document
 
 

@@ -13,8 +13,8 @@ from common.cli import parse_stage, run, stage_parser
 from common.training import train_supernet
 
 from .config import NB201Config
+from .eps import build_training_supernet
 from .space import NAME
-from .supernet import build_supernet
 
 
 def main(argv=None) -> None:
@@ -22,7 +22,7 @@ def main(argv=None) -> None:
     parser.add_argument("--stop-after-epoch", type=int, default=None,
                         help="stop after this epoch (resume later with the same command)")
     args, cfg, run_dir = parse_stage(parser, NB201Config, argv)
-    train_supernet(cfg, NAME, lambda num_classes: build_supernet(cfg.model, num_classes), run_dir,
+    train_supernet(cfg, NAME, lambda num_classes: build_training_supernet(cfg, num_classes), run_dir,
                    args.stop_after_epoch)
 
 

@@ -1,0 +1,179 @@
+"""Every study of ``nas_bench_201.reproduce`` end to end at tiny scale, through its command line."""
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from common.cli import run
+from common.correlation import correlate
+from nas_bench_201 import reproduce
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = """
+_base_: {base}
+device: cpu
+data: {{dataset: synthetic, valid_fraction: 0.25, synthetic: {{num_images: 192, num_test_images: 32, num_classes: 10, image_size: 16}}}}
+model: {{channels: 4, cells_per_stage: 1}}
+train: {{epochs: 1, batch_size: 32, save_every: 1, log_every: 100}}
+search:
+  evolution: {{population: 6, iterations: 2, top_k: 2, mutations: 2, crossovers: 2}}
+  val_acc: {{bn_batches: 1, batch_size: 16, valid_images: 24}}
+  proxy_batch: 4
+  random_samples: 5
+  eps: {{population: 6, update_every: 2, parents: 2, replace: 2, valid_batch: 8}}
+benchmark: {{dataset: cifar10}}
+"""
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory, nb201_table_path):
+    """Run a study config (YAML text) through the CLI; returns the report folder."""
+    root = tmp_path_factory.mktemp("studies")
+    (root / "tiny.yaml").write_text(TINY.format(base=ROOT / "configs/nas_bench_201/base.yaml"))
+
+    def go(name: str, text: str, *extra: str) -> Path:
+        (root / f"{name}.yaml").write_text(text)
+        out = root / f"out_{name}"
+        code = run(reproduce.main, [name.split("_")[0], "--config", str(root / f"{name}.yaml"), "--runs",
+                                    str(root / "runs"), "--out", str(out), *extra])
+        assert code == 0
+        return out
+
+    return go
+
+
+def rows(path: Path) -> list[dict]:
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_table12_methods_a_to_d(study, nb201_table_path):
+    out = study("table12", """
+experiment: table12
+datasets: {cifar10: tiny.yaml}
+set: [train.epochs=2]
+methods:
+  A: {label: A (SPOS), set: [labels.mode=ground_truth, search.score=val_acc]}
+  B: {set: [labels.mode=ground_truth]}
+  C: {set: [labels.mode=uniform_once, search.score=val_acc]}
+  D: {label: D (RLNAS), set: [labels.mode=uniform_once]}
+search_seeds: [0, 1]
+tau_archs: 12
+transfer: true
+tau_epochs: true
+""")
+    report = (out / "report.md").read_text()
+    for text in ("A (SPOS)", "D (RLNAS)", "88.49 / 92.11", "0.5059", "Transfer", "during training"):
+        assert text in report
+    search = rows(out / "search.csv")
+    assert len(search) == 8 and {r["method"] for r in search} == set("ABCD")
+    tau = {r["method"]: r for r in rows(out / "tau.csv")}
+    assert tau["B"]["n"] == tau["D"]["n"] == "15625" and tau["A"]["n"] == tau["C"]["n"] == "12"
+    assert tau["A"]["run_dir"] == tau["B"]["run_dir"] != tau["C"]["run_dir"] == tau["D"]["run_dir"]  # shared supernets
+    # The tau of the last epoch's checkpoint is the method's tau; both agree with an independent computation.
+    from nas_bench_201.angle import scorer_from_checkpoints
+    from nas_bench_201.benchmark import BenchmarkTable
+    from nas_bench_201.space import benchmark_archs
+
+    run_dir = Path(tau["D"]["run_dir"])
+    angles = scorer_from_checkpoints(run_dir / "checkpoints/epoch_0000.pt", run_dir / "checkpoints/epoch_0002.pt")(benchmark_archs())
+    truth = BenchmarkTable.load(nb201_table_path).metric("cifar10_test")
+    expected = correlate(angles, truth).kendall_tau
+    assert float(tau["D"]["tau"]) == pytest.approx(expected, abs=1e-12)
+    epochs = [r for r in rows(out / "tau_epochs.csv") if r["method"] == "D"]
+    assert [r["epoch"] for r in epochs] == ["1", "2"] and float(epochs[-1]["cifar10"]) == pytest.approx(expected, abs=1e-12)
+    for name in ("tau_per_method.png", "tau_epochs.png", "angle_scatter_cifar10_D.png", "transfer.csv"):
+        assert (out / name).stat().st_size > 0
+    for record in json.loads((out / "results.json").read_text())["search"]:
+        assert record["test"] == pytest.approx(truth[record["index"]])
+
+
+def test_table6_label_modes_and_figure1_class_counts(study):
+    out = study("table6", """
+experiment: table6
+datasets: {cifar10: tiny.yaml}
+methods:
+  uniform_once: {set: [labels.mode=uniform_once]}
+  shuffle_once: {set: [labels.mode=shuffle_once]}
+  uniform_per_iter: {set: [labels.mode=uniform_per_iter]}
+  shuffle_per_iter: {set: [labels.mode=shuffle_per_iter]}
+""")
+    tau = rows(out / "tau.csv")
+    assert [r["labels"] for r in tau] == ["uniform_once", "shuffle_once", "uniform_per_iter", "shuffle_per_iter"]
+    assert len({r["run_dir"] for r in tau}) == 4 and "93.65+-0.07" in (out / "report.md").read_text()
+    out = study("figure1", """
+experiment: figure1
+datasets: {cifar10: tiny.yaml}
+methods: {rlnas: {set: [labels.mode=uniform_once]}}
+class_range: [10, 30, 20]
+""")
+    figure = rows(out / "figure1.csv")
+    assert [r["num_classes"] for r in figure] == ["10", "30"] and (out / "figure1.png").stat().st_size > 10_000
+    assert [r["num_classes"] for r in rows(out / "tau.csv")] == ["10", "30"]
+
+
+def test_table7_training_free_and_random_search(study):
+    out = study("table7", """
+experiment: table7
+datasets: {cifar10: tiny.yaml}
+methods:
+  training_free_normal: {training_free: normal}
+  training_free_uniform: {training_free: uniform}
+  random_search: {set: [labels.mode=ground_truth, search.score=val_acc, search.strategy=random]}
+  rlnas: {set: [labels.mode=uniform_once, train.epochs=2]}
+tau_archs: 10
+""")
+    search = {r["method"]: r for r in rows(out / "search.csv")}
+    assert search["random_search"]["evaluated"] == "5"
+    tau = {r["method"]: r for r in rows(out / "tau.csv")}
+    free = Path(tau["training_free_normal"]["run_dir"])
+    assert sorted(p.name for p in (free / "checkpoints").iterdir()) == ["init_a.pt", "init_b.pt"]
+    assert tau["training_free_normal"]["run_dir"] != tau["training_free_uniform"]["run_dir"]
+    assert np.isfinite(float(tau["training_free_uniform"]["tau"])) and "92.09+-0.21" in (out / "report.md").read_text()
+
+
+def test_proxies_and_eps_studies(study):
+    proxies = "\n".join(f"  {p}: {{set: [search.score={p}], search: false}}" for p in reproduce.PROXY_NAMES)
+    out = study("proxies", f"""
+experiment: proxies
+datasets: {{cifar10: tiny.yaml}}
+methods:
+  angle: {{set: [labels.mode=uniform_once, train.epochs=2], search: false}}
+{proxies}
+search_seeds: []
+tau_archs: 8
+""")
+    tau = {r["method"]: r for r in rows(out / "tau.csv")}
+    assert set(tau) == {"angle", *reproduce.PROXY_NAMES}
+    assert all(tau[p]["n"] == "8" for p in reproduce.PROXY_NAMES) and tau["angle"]["n"] == "15625"
+    assert not (out / "search.csv").exists() or rows(out / "search.csv") == []
+    out = study("eps", """
+experiment: eps
+datasets: {cifar10: tiny.yaml}
+methods:
+  eps: {set: [labels.mode=ground_truth, search.strategy=eps, search.score=val_acc]}
+  D: {set: [labels.mode=uniform_once, train.epochs=2]}
+tau_archs: 8
+""")
+    search = {r["method"]: r for r in rows(out / "search.csv")}
+    assert search["eps"]["evaluated"] == "6" and "eps-" in Path(rows(out / "tau.csv")[0]["run_dir"]).name
+
+
+def test_a_study_config_of_another_experiment_is_refused(tmp_path, capsys):
+    path = tmp_path / "s.yaml"
+    path.write_text("experiment: table6\ndatasets: {cifar10: x.yaml}\nmethods: {a: {}}\n")
+    assert run(reproduce.main, ["table12", "--config", str(path)]) == 2
+    assert "a study config for 'table6'" in capsys.readouterr().err
+    path.write_text("experiment: table6\ndatasets: {mnist: x.yaml}\nmethods: {a: {}}\n")
+    assert run(reproduce.main, ["table6", "--config", str(path)]) == 2
+    assert "unknown benchmark dataset 'mnist'" in capsys.readouterr().err
+
+
+def test_shipped_study_configs_load():
+    from common.config import load_config
+
+    for path in sorted((ROOT / "configs/nas_bench_201/reproduce").glob("*.yaml")):
+        rc = load_config(path, reproduce.ReproduceConfig)
+        assert path.stem.startswith(rc.experiment)

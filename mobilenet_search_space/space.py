@@ -90,10 +90,18 @@ def from_str(text: str) -> Arch:
     """Parse ``"2 0 -1 ..."`` (commas and brackets, as in a printed list, are accepted too)."""
     if not isinstance(text, str):
         raise UserError(f"bad MobileNet architecture {text!r}: expected a string of {NUM_LAYERS} integers")
+    return _parse(text)
+
+
+@lru_cache(maxsize=65536)  # evolution parses its top-k parents over and over
+def _parse(text: str) -> Arch:
     tokens = re.sub(r"[\[\](),]", " ", text).split()
-    if not all(re.fullmatch(r"-?\d+", token) for token in tokens):
+    if not all(_INTEGER.fullmatch(token) for token in tokens):
         raise UserError(f"bad MobileNet architecture {text!r}: expected {NUM_LAYERS} integers separated by spaces")
     return check(tokens)
+
+
+_INTEGER = re.compile(r"-?\d+")
 
 
 def is_legal(arch: Sequence[int]) -> bool:

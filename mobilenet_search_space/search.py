@@ -5,7 +5,8 @@
 writes ``DIR/search/result.json`` (``best`` with its FLOPs, parameters and blocks, and the top
 list), ``DIR/search/best.png`` (a drawing of the best architecture) and, for evolution, the
 resumable ``DIR/search/state.json``. The FLOPs of every candidate come from the lookup table, and
-no candidate over ``flops.limit_m`` is ever scored.
+no candidate over ``flops.limit_m`` is ever scored. Candidates are scored in-process or, with
+``search.evaluator: rabbitmq``, by workers (``score_archs`` is what a worker serves).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from common.checkpoint import atomic_write_text
 from common.cli import parse_stage, run, stage_parser
 from common.config import dump_config
 from common.errors import UserError
-from common.evaluation import LocalEvaluator
+from common.evaluation import build_evaluator
 from common.search import SearchConfig, result_document, run_strategy
 from common.training import checkpoint_path
 
@@ -70,11 +71,11 @@ def search(cfg: MobileNetConfig, run_dir: Path, scorer: AngleScorer | None = Non
     scorer = scorer if scorer is not None else scorer_from_checkpoints(init, trained)
     table = load_flops_table(cfg.flops)
     space = MobileNetSpace(table, cfg.flops.limit_m)
-    evaluator = LocalEvaluator(space.to_str, lambda archs: score_archs(scorer, archs))
     out_dir = run_dir / "search"
     dump_config(cfg, out_dir / "config.yaml")
-    result = run_strategy(space, evaluator, cfg.search, cfg.seed, state_path=out_dir / "state.json",
-                          constraint=flops_constraint(table, cfg.flops.limit_m), scorer_id=scorer.fingerprint)
+    with build_evaluator(cfg.search, space, lambda archs: score_archs(scorer, archs), scorer.fingerprint) as evaluator:
+        result = run_strategy(space, evaluator, cfg.search, cfg.seed, state_path=out_dir / "state.json",
+                              constraint=flops_constraint(table, cfg.flops.limit_m), scorer_id=scorer.fingerprint)
     if not result.top:
         raise UserError(f"search: no architecture was scored (is flops.limit_m={cfg.flops.limit_m} below every architecture?)")
 

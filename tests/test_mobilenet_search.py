@@ -108,6 +108,9 @@ def test_tiny_pipeline_supernet_search_retrain(tmp_path):
     assert best["flops_M"] == pytest.approx(default_table().flops_m([best["arch"]])[0])
     assert best["score"] == max(entry["score"] for entry in result["top"]) > 0
     assert (tmp_path / "search/best.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert run(search_stage.main, ["--config", config] + tiny_overrides(tmp_path)) == 0  # resumes the finished state
+    again = json.loads((tmp_path / "search/result.json").read_text())
+    assert again["top"] == result["top"] and again["history"] == result["history"]
 
     retrain_dir = tmp_path / "retrain"
     args = ["--config", str(ROOT / "configs/mobilenet/retrain_quickstart.yaml"), "--arch", f"search:{tmp_path}",

@@ -170,3 +170,22 @@ def test_shipped_retrain_configs(name, monkeypatch):
         (0.5 if name == "retrain_imagenet" else 0.1, 0.0, "linear", "step", 4e-5, 0.1, 5.0)
     if name == "retrain_imagenet":
         assert (t.epochs, t.batch_size, cfg.data.dataset) == (240, 1024, "imagenet")
+
+
+def test_random_labels_really_replace_the_labels_of_an_image_folder(tmp_path):
+    # The released ImageNet code overwrote `targets`, which ImageFolder never reads (ref §5.2).
+    from PIL import Image
+    from torchvision.datasets import ImageFolder
+
+    from common.labels import LabelConfig, RandomLabelDataset, build_label_generator, dataset_targets
+
+    for c in range(3):
+        (tmp_path / f"class{c}").mkdir()
+        for i in range(20):
+            Image.new("RGB", (4, 4), (c * 80, i, 0)).save(tmp_path / f"class{c}" / f"{i}.png")
+    folder = ImageFolder(str(tmp_path))
+    generator = build_label_generator(LabelConfig(num_classes=1000), dataset_targets(folder), seed=5)
+    wrapped = RandomLabelDataset(folder, generator)
+    labels = [wrapped[i][1] for i in range(len(wrapped))]
+    assert labels == generator.table(0).tolist() and max(labels) >= 3  # drawn over 1000 classes, not the 3 true ones
+    assert sum(a != b for a, b in zip(labels, folder.targets)) > 50

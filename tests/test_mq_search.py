@@ -1,10 +1,11 @@
 """Distributed searches end to end: worker processes, the real broker, failures injected on purpose.
 
 The same search with 3 workers and with ``LocalEvaluator`` gives the identical result; so does one
-whose worker is SIGKILLed while holding a message, and one whose connections the broker drops
-midway. 10,000 tasks through 4 workers arrive once each.
+whose worker is SIGKILLed while holding a message, one whose connections the broker drops midway,
+and one during which the broker restarts. 10,000 tasks through 4 workers arrive once each.
 """
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -115,7 +116,18 @@ def test_a_worker_killed_while_holding_a_message(setup):
     assert sum(c.get("retried", 0) for c in survivors) == 1  # the redelivery was counted as an attempt
 
 
-def test_the_broker_drops_every_connection_midway(setup):
+DISRUPTIONS = {  # run while the search is in the middle of a generation
+    "dropped_connections": "rabbitmqctl -q close_all_connections 'rlnas test: connections dropped'",
+    "broker_restart": "rabbitmqctl -q stop_app && sleep 1 && rabbitmqctl -q start_app",
+}
+
+
+@pytest.mark.parametrize("disruption", sorted(DISRUPTIONS))
+def test_client_and_workers_survive_the_broker_dropping_everything(setup, disruption):
+    if shutil.which("rabbitmqctl") is None:
+        if os.environ.get("RLNAS_REQUIRE_BROKER") == "1":
+            pytest.fail("rabbitmqctl is required to drop the broker's connections")
+        pytest.skip("rabbitmqctl not available")
     s = setup
     workers = Workers(s["tmp"], s["args"], 3, stub=True, env={"RLNAS_TEST_DELAY": "0.02"})
     try:
@@ -126,12 +138,12 @@ def test_the_broker_drops_every_connection_midway(setup):
         while evaluator.counts["answered"] < 40 and time.monotonic() < deadline:
             time.sleep(0.01)
         answered_before = evaluator.counts["answered"]
-        closed = subprocess.run(["rabbitmqctl", "-q", "close_all_connections", "rlnas test: connections dropped"],
-                                capture_output=True, text=True, timeout=60)
-        assert closed.returncode == 0, closed.stderr
-        thread.join(timeout=120)
+        done = subprocess.run(DISRUPTIONS[disruption], shell=True, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        thread.join(timeout=180)
         evaluator.close()
     finally:
+        subprocess.run("rabbitmqctl -q start_app", shell=True, capture_output=True, timeout=120)  # no-op when running
         logs = workers.stop()
     assert "error" not in out, out.get("error")
     expected = local_result(s)

@@ -147,19 +147,22 @@ def test_unanswered_tasks_are_republished_then_reported_failed(amqp):
     assert queue_depth(queue_names(amqp, job)[0]) == 6
 
 
-def test_duplicate_replies_are_counted_once(amqp):
+def test_duplicate_replies_count_once_and_malformed_replies_are_dead_lettered(amqp):
     job = job_id(SPACE.name, "angle", "duplicates")
-    requests, replies, _ = queue_names(amqp, job)
+    requests, replies, dead = queue_names(amqp, job)
     worker = ThreadWorker(by_index, job, amqp)
     evaluator = RabbitMQEvaluator(job, SPACE.name, SPACE.to_str, amqp)
     twice = SPACE.to_str(ARCHS[1])
     publish_raw(requests, request_for(job, SPACE.name, twice).encode())  # e.g. a re-published copy
+    publish_raw(replies, PICKLE)
     with evaluator:
         evaluator.submit(ARCHS[:4])
         results = evaluator.results()
     worker.stop()
     assert results == {SPACE.to_str(a): float(index_of(a)) for a in ARCHS[:4]}
     assert evaluator.counts["answered"] == 4 and evaluator.counts["duplicates"] == 1
+    [(props, body)] = drain(dead)
+    assert body == PICKLE and "pickle payload refused" in props.headers["x-rlnas-reason"]
 
 
 @pytest.mark.parametrize("url, message", [

@@ -28,7 +28,9 @@ logging.getLogger("pika").setLevel(logging.CRITICAL)
 URL_VARIABLE = "RLNAS_AMQP_URL"
 
 # Errors after which reconnecting may help (the broker went away or closed the connection).
-CONNECTION_ERRORS = (pex.AMQPConnectionError, pex.ConnectionClosed, pex.StreamLostError,
+# A channel the broker closed (say, a refused publication) is reopened the same way; refusals that
+# persist surface in ``declare`` as a UserError or end in the dead-letter queue after max_attempts.
+CONNECTION_ERRORS = (pex.AMQPConnectionError, pex.ConnectionClosed, pex.StreamLostError, pex.ChannelClosedByBroker,
                      pex.ChannelWrongStateError, pex.ConnectionWrongStateError, ConnectionError)
 
 
@@ -133,8 +135,11 @@ def reconnect(params: pika.URLParameters, timeout: float, what: str) -> pika.Blo
 def declare(channel, cfg: AMQPConfig, job: str) -> tuple[str, str, str]:
     """Declare the job's three durable queues (idempotent); return their names."""
     names = queue_names(cfg, job)
-    for name in names:
-        channel.queue_declare(name, durable=True)
+    try:
+        for name in names:
+            channel.queue_declare(name, durable=True)
+    except pex.ChannelClosedByBroker as error:
+        raise UserError(f"the broker refused to declare queue {name}: {error.reply_text}") from None
     return names
 
 

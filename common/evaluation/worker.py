@@ -35,7 +35,6 @@ import socket
 import threading
 import time
 from collections import Counter, OrderedDict, deque
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional, Sequence
 
 import pika
@@ -61,7 +60,6 @@ class Worker:
         self.counts: Counter = Counter()
         self._stop = threading.Event()
         self._cache: OrderedDict[str, bytes] = OrderedDict()
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="score")
         self._connection: Optional[pika.BlockingConnection] = None
         self._inbox: deque = deque()
 
@@ -87,10 +85,16 @@ class Worker:
             except Exception:  # already closed
                 pass
 
+    def _on_signal(self, *_) -> None:
+        if self._stop.is_set():  # second signal: leave now, the broker redelivers the held message
+            raise KeyboardInterrupt
+        logger.info("worker %s: stopping after the current message (signal again to stop now)", self.identity)
+        self.stop()
+
     def serve(self) -> Counter:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, lambda *_: self.stop())
+                signal.signal(sig, self._on_signal)
         self._open(first=True)
         logger.info("worker %s serving job %s (%s) from %s, queue %s", self.identity, self.job, self.space.name,
                     describe(self.params), self.requests)
@@ -111,7 +115,6 @@ class Worker:
                     last_log = time.monotonic()
                     logger.info("worker %s: %s", self.identity, dict(self.counts))
         finally:
-            self._executor.shutdown(wait=False, cancel_futures=True)
             try:
                 if self._connection is not None and self._connection.is_open:
                     self._connection.close()
@@ -164,16 +167,11 @@ class Worker:
         if method.redelivered:  # the previous holder died (or lost its connection) while scoring
             return self._retry_or_fail(channel, method, props, body, request, "the worker scoring it was lost")
         start = time.perf_counter()
-        future = self._executor.submit(self.score_fn, [arch])
-        connection = self._connection
-        future.add_done_callback(lambda _: connection.add_callback_threadsafe(lambda: None))
-        while not future.done():  # keep heartbeats flowing while scoring takes its time
-            connection.process_data_events(time_limit=1)
+        outcome = self._score(arch)
         seconds = time.perf_counter() - start
-        try:
-            score = float(future.result()[0])
-        except Exception as error:
-            return self._retry_or_fail(channel, method, props, body, request, f"{type(error).__name__}: {error}")
+        if isinstance(outcome, BaseException):
+            return self._retry_or_fail(channel, method, props, body, request, f"{type(outcome).__name__}: {outcome}")
+        score = outcome
         if math.isfinite(score):
             reply = self._reply(request, "ok", score, None, request.attempt + 1, seconds)
             self.counts["scored"] += 1
@@ -183,6 +181,31 @@ class Worker:
         self._publish(self.replies, reply, properties("rlnas.reply", request.task))
         self._remember(request.task, reply)
         channel.basic_ack(method.delivery_tag)
+
+    def _score(self, arch) -> float | BaseException:
+        """Score in a helper thread while this one keeps the connection's heartbeats flowing.
+
+        A daemon thread, so that a second Ctrl-C ends a worker stuck in scoring (its message is
+        then redelivered to another worker).
+        """
+        outcome: list = []
+        connection = self._connection
+
+        def target():
+            try:
+                outcome.append(float(self.score_fn([arch])[0]))
+            except BaseException as error:  # reported as this attempt's failure
+                outcome.append(error)
+            try:
+                connection.add_callback_threadsafe(lambda: None)  # wake the event loop
+            except Exception:  # the connection was lost meanwhile; the loop notices by itself
+                pass
+
+        thread = threading.Thread(target=target, name="score", daemon=True)
+        thread.start()
+        while not outcome:
+            connection.process_data_events(time_limit=1)
+        return outcome[0]
 
     def _remember(self, task: str, reply: bytes) -> None:
         self._cache[task] = reply

@@ -1,10 +1,12 @@
 """Stage 4: Kendall tau between the angle and the benchmark accuracy over all 15,625 architectures.
 
-    python -m nas_bench_201.correlation --config CFG [--set k=v ...] [--run-dir DIR]
+    python -m nas_bench_201.correlation --config CFG [--set k=v ...] [--run-dir DIR] [--epochs]
 
 writes ``DIR/correlation.json`` (``kendall_tau``, ``spearman``, ``n``, ``ties``, the metric and
 dataset names, and every configured metric under ``metrics``), ``DIR/angles.csv`` and a scatter
-plot of angle against accuracy, ``DIR/correlation.png``.
+plot of angle against accuracy, ``DIR/correlation.png``. With ``--epochs`` also the tau of the
+angle at every saved epoch checkpoint against each dataset's test accuracy (the angle costs almost
+nothing, so this shows how many epochs a budget needs): ``DIR/tau_epochs.csv`` and ``.png``.
 """
 from __future__ import annotations
 
@@ -20,9 +22,10 @@ from common.cli import parse_stage, run, stage_parser
 from common.correlation import correlate
 from common.errors import UserError
 from common.report import scatter_panels
+from common.tables import line_plot, write_csv
 
 from .angles import all_angles, write_angles_csv
-from .benchmark import BenchmarkTable
+from .benchmark import DATASETS, BenchmarkTable
 from .config import NB201Config
 from .search import checkpoints, load_table
 
@@ -66,10 +69,37 @@ def correlation(cfg: NB201Config, run_dir: Path, table: BenchmarkTable | None = 
     return document
 
 
+def tau_by_epoch(run_dir: Path, init: Path, table: BenchmarkTable) -> dict[int, dict[str, float]]:
+    """Kendall tau of the angle at every saved ``epoch_NNNN.pt`` (epoch 0 excluded: it is the reference)
+    against each benchmark dataset's test accuracy: ``{epoch: {dataset: tau}}``."""
+    result = {}
+    for path in sorted((Path(run_dir) / "checkpoints").glob("epoch_*.pt")):
+        epoch = int(path.stem.split("_")[1])
+        if epoch > 0:
+            angles = all_angles(init, path)
+            result[epoch] = {d: correlate(angles, table.metric(f"{d}_test")).kendall_tau for d in DATASETS}
+    return result
+
+
+def write_tau_by_epoch(taus: dict[int, dict[str, float]], out_dir: Path) -> None:
+    """``tau_epochs.csv`` and the plot ``tau_epochs.png`` (one line per dataset)."""
+    epochs = sorted(taus)
+    write_csv(out_dir / "tau_epochs.csv", ["epoch", *DATASETS], [[e, *(taus[e][d] for d in DATASETS)] for e in epochs])
+    line_plot([{"title": "Kendall tau of the angle during training", "xlabel": "epoch", "ylabel": "Kendall tau",
+                "series": {d: (epochs, [taus[e][d] for e in epochs]) for d in DATASETS}}], out_dir / "tau_epochs.png")
+
+
 def main(argv=None) -> None:
     parser = stage_parser("python -m nas_bench_201.correlation", __doc__.splitlines()[0])
-    _, cfg, run_dir = parse_stage(parser, NB201Config, argv)
+    parser.add_argument("--epochs", action="store_true",
+                        help="also score every saved epoch checkpoint: tau_epochs.csv and tau_epochs.png")
+    args, cfg, run_dir = parse_stage(parser, NB201Config, argv)
     correlation(cfg, run_dir)
+    if args.epochs:
+        taus = tau_by_epoch(run_dir, checkpoints(cfg.search, run_dir)[0], load_table(cfg))
+        write_tau_by_epoch(taus, run_dir)
+        for epoch, values in sorted(taus.items()):
+            logger.info("epoch %d: tau %s", epoch, ", ".join(f"{d} {v:.4f}" for d, v in values.items()))
 
 
 if __name__ == "__main__":

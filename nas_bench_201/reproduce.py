@@ -42,6 +42,7 @@ from common.training import checkpoint_path, train_supernet
 from .angle import scorer_from_checkpoints
 from .benchmark import DATASETS, BenchmarkTable
 from .config import NB201Config
+from .correlation import tau_by_epoch
 from .eps import build_training_supernet
 from .scoring import build_scorer
 from .search import load_table, search
@@ -266,22 +267,11 @@ class Study:
         if full and self.rc.transfer:
             entry["transfer"] = {d: correlate(scores, self.table.metric(f"{d}_test")).kendall_tau for d in DATASETS}
         if full and self.rc.tau_epochs and not method.training_free:
-            entry["epochs"] = self.tau_epochs(run_dir, init)
+            entry["epochs"] = tau_by_epoch(run_dir, init, self.table)
         if full and not method.training_free and seed == self.rc.train_seeds[0]:
             self.scatter(dataset, name, scores)
         self.taus.append(entry)
         logger.info("%s / %s: Kendall tau %.4f (n=%d)", dataset, name, corr.kendall_tau, corr.n)
-
-    def tau_epochs(self, run_dir: Path, init: Path) -> dict[int, dict[str, float]]:
-        """Tau of the angle at every saved epoch checkpoint, against each dataset's test accuracy."""
-        result = {}
-        for path in sorted((run_dir / "checkpoints").glob("epoch_*.pt")):
-            epoch = int(path.stem.split("_")[1])
-            if epoch == 0:
-                continue
-            angles = scorer_from_checkpoints(init, path)(benchmark_archs())
-            result[epoch] = {d: correlate(angles, self.table.metric(f"{d}_test")).kendall_tau for d in DATASETS}
-        return result
 
     def scatter(self, dataset: str, name: str, scores: np.ndarray) -> None:
         alive = scores > 0

@@ -5,6 +5,7 @@ import torch
 
 from common.eps import EPSConfig, EvolvingProxySpace, evolve, initial_population
 from nas_bench_201.space import NASBench201Space, to_str
+from tests.nb201_tiny import tiny_config
 
 
 def test_evolve_replaces_the_worst_by_distinct_mutations_of_the_best():
@@ -32,10 +33,8 @@ def test_proxy_space_samples_only_its_members():
 
 
 def _eps_config(tmp_path, epochs=2):
-    from tests.test_valacc import _tiny
-
-    return _tiny(tmp_path, "labels.mode=ground_truth", "search.strategy=eps", f"train.epochs={epochs}",
-                 "search.eps={population: 6, update_every: 2, parents: 2, replace: 2, valid_batch: 8}")
+    return tiny_config(tmp_path, "labels.mode=ground_truth", "search.strategy=eps", "search.score=val_acc",
+                       f"train.epochs={epochs}")
 
 
 def test_eps_supernet_evolves_its_population_and_resumes_exactly(tmp_path):
@@ -80,9 +79,7 @@ def test_eps_strategy_needs_an_eps_supernet(tmp_path):
     from nas_bench_201.eps import build_training_supernet
     from nas_bench_201.search import search
     from nas_bench_201.space import NAME
-    from tests.test_valacc import _tiny
-
-    cfg = _tiny(tmp_path, "search.score=angle")
+    cfg = tiny_config(tmp_path, "search.score=angle")
     train_supernet(cfg, NAME, lambda n: build_training_supernet(cfg, n), tmp_path / "run")
     cfg.search.strategy = "eps"
     with pytest.raises(UserError, match="eps needs a supernet trained with EPS"):

@@ -9,22 +9,9 @@ import pytest
 from common.cli import run
 from common.correlation import correlate
 from nas_bench_201 import reproduce
+from tests.nb201_tiny import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = """
-_base_: {base}
-device: cpu
-data: {{dataset: synthetic, valid_fraction: 0.25, synthetic: {{num_images: 192, num_test_images: 32, num_classes: 10, image_size: 16}}}}
-model: {{channels: 4, cells_per_stage: 1}}
-train: {{epochs: 1, batch_size: 32, save_every: 1, log_every: 100}}
-search:
-  evolution: {{population: 6, iterations: 2, top_k: 2, mutations: 2, crossovers: 2}}
-  val_acc: {{bn_batches: 1, batch_size: 16, valid_images: 24}}
-  proxy_batch: 4
-  random_samples: 5
-  eps: {{population: 6, update_every: 2, parents: 2, replace: 2, valid_batch: 8}}
-benchmark: {{dataset: cifar10}}
-"""
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from common.bn import recalibrate_bn
-from common.config import load_config
 from common.valacc import SubnetAccuracy
+from tests.nb201_tiny import tiny_config
 
 
 def conv_bn() -> nn.Sequential:
@@ -70,25 +70,6 @@ def test_subnet_accuracy_matches_a_direct_evaluation_and_memoises():
     assert calls == []  # memoised
 
 
-def _tiny(tmp_path, *overrides):
-    from nas_bench_201.config import NB201Config
-
-    text = """
-_base_: {base}
-device: cpu
-data: {{dataset: synthetic, valid_fraction: 0.25, synthetic: {{num_images: 192, num_test_images: 32, num_classes: 10, image_size: 16}}}}
-model: {{channels: 4, cells_per_stage: 1}}
-train: {{epochs: 1, batch_size: 32, save_every: 1, log_every: 100}}
-search:
-  score: val_acc
-  evolution: {{population: 6, iterations: 2, top_k: 2, mutations: 2, crossovers: 2}}
-  val_acc: {{bn_batches: 1, batch_size: 16, valid_images: 24}}
-""".format(base=str(__import__("pathlib").Path("configs/nas_bench_201/base.yaml").resolve()))
-    path = tmp_path / "tiny.yaml"
-    path.write_text(text)
-    return load_config(path, NB201Config, list(overrides))
-
-
 @pytest.mark.parametrize("mode, expected", [("ground_truth", "true"), ("uniform_once", "random")])
 def test_nb201_val_acc_search_end_to_end(tmp_path, mode, expected):
     from common.training import checkpoint_path, train_supernet
@@ -97,7 +78,7 @@ def test_nb201_val_acc_search_end_to_end(tmp_path, mode, expected):
     from nas_bench_201.space import NAME, from_str
     from nas_bench_201.valacc import valacc_scorer
 
-    cfg = _tiny(tmp_path, f"labels.mode={mode}")
+    cfg = tiny_config(tmp_path, f"labels.mode={mode}", "search.score=val_acc")
     run_dir = tmp_path / "run"
     train_supernet(cfg, NAME, lambda n: build_training_supernet(cfg, n), run_dir)
     document = search(cfg, run_dir)

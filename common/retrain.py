@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from . import distributed
 from .checkpoint import FORMAT_VERSION, atomic_write_text, load_checkpoint, save_checkpoint
 from .config import dump_config, to_dict
 from .errors import UserError
@@ -90,13 +90,11 @@ def drop_path_probability(cfg: RetrainConfig, epoch_index: int) -> float:
     return cfg.drop_path * epoch_index / cfg.epochs
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-
-
 @torch.no_grad()
-def evaluate_top_k(model: nn.Module, loader, device: torch.device, distributed: bool = False) -> dict[str, float]:
-    """Top-1 / top-5 accuracy (percent) and mean loss of ``model`` on every batch of ``loader``."""
+def evaluate_top_k(model: nn.Module, loader, device: torch.device) -> dict[str, float]:
+    """Top-1 / top-5 accuracy (percent) and mean loss of ``model`` on every batch of ``loader``,
+    summed over the DDP ranks (each reads its own shard). Give the plain model, not its DDP wrapper:
+    ranks may hold different numbers of evaluation batches."""
     was_training = model.training
     model.eval()
     totals = torch.zeros(4, dtype=torch.float64, device=device)  # top1, top5, loss sum, count
@@ -108,8 +106,7 @@ def evaluate_top_k(model: nn.Module, loader, device: torch.device, distributed: 
         totals += torch.stack([hit[:, 0].sum(), hit.any(dim=1).sum(),
                                F.cross_entropy(logits, labels, reduction="sum"),
                                torch.tensor(len(labels), device=device)]).to(totals)
-    if distributed:
-        dist.all_reduce(totals)
+    distributed.all_reduce_sum(totals)
     model.train(was_training)
     count = max(float(totals[3]), 1.0)
     return {"top1": 100.0 * float(totals[0]) / count, "top5": 100.0 * float(totals[1]) / count,
@@ -132,7 +129,6 @@ class Retrainer:
         self.run_dir = Path(run_dir)
         self.device = device
         self.rank, self.world_size = rank, world_size
-        self.distributed = world_size > 1
         self.optimizer = build_optimizer(model, cfg)
         self.steps_per_epoch = len(train_loader) if cfg.max_steps_per_epoch is None else min(len(train_loader), cfg.max_steps_per_epoch)
         if self.steps_per_epoch == 0:
@@ -142,9 +138,7 @@ class Retrainer:
         self.global_step = 0
         self.history: list[dict] = []
         # The network under DDP when distributed; ``self.model`` stays the plain module (state dicts, drop path).
-        self.net = (nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
-                                                        broadcast_buffers=False)
-                    if self.distributed else model)
+        self.net = distributed.wrap(model)
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -160,6 +154,7 @@ class Retrainer:
 
     def _save(self, epoch: int) -> None:
         if self.rank != 0:
+            distributed.barrier()  # wait until rank 0 has written
             return
         payload = self._payload(epoch)
         if epoch % self.cfg.save_every == 0 or epoch == self.cfg.epochs:
@@ -168,6 +163,7 @@ class Retrainer:
         best = max(self.history, key=lambda h: h["top1"]) if self.history else None
         atomic_write_text(self.run_dir / "metrics.json",
                           json.dumps({"epochs_done": epoch, "best": best, "history": self.history}, indent=1))
+        distributed.barrier()
 
     def _resume(self) -> int:
         path = checkpoint_path(self.run_dir, "last")
@@ -203,7 +199,7 @@ class Retrainer:
         try:
             for epoch in range(done + 1, last + 1):
                 train = self._train_epoch(epoch)
-                metrics = evaluate_top_k(self.net, self.eval_loader, self.device, self.distributed)
+                metrics = evaluate_top_k(self.model, self.eval_loader, self.device)
                 self.history.append({"epoch": epoch, **train, "top1": metrics["top1"], "top5": metrics["top5"],
                                      "eval_loss": metrics["loss"], "eval_images": metrics["images"]})
                 logger.info("epoch %d/%d: train loss %.4f, eval top-1 %.2f%% top-5 %.2f%% (%d images)", epoch,
@@ -268,12 +264,6 @@ class Retrainer:
                 "drop_path_prob": float(getattr(self.model, "drop_path_prob", 0.0))}
 
 
-def per_rank_batch(cfg: RetrainConfig, world_size: int) -> int:
-    if cfg.batch_size % world_size:
-        raise UserError(f"train.batch_size={cfg.batch_size} (global) is not divisible by the {world_size} processes")
-    return cfg.batch_size // world_size
-
-
 def retrain(config, space: str, build_model: Callable[[int], nn.Module], run_dir: Path,
             stop_after_epoch: Optional[int] = None) -> dict:
     """Build data and network from an experiment config and retrain (or resume) in ``run_dir``.
@@ -281,31 +271,40 @@ def retrain(config, space: str, build_model: Callable[[int], nn.Module], run_dir
     ``config`` has ``seed``, ``device``, ``data`` (a ``common.data.DataConfig``) and ``train`` (a
     ``RetrainConfig``); ``build_model(num_classes)`` returns the network. The evaluation set is the
     dataset's test split (else its held-out validation split). Returns the last evaluation.
+    Under ``torchrun`` it joins the process group and trains with DDP (``common.distributed``).
     """
+    distributed.init()
+    try:
+        return _retrain(config, space, build_model, Path(run_dir), stop_after_epoch)
+    finally:
+        distributed.cleanup()
+
+
+def _retrain(config, space, build_model, run_dir: Path, stop_after_epoch) -> dict:
     from torch.utils.tensorboard import SummaryWriter
 
     from .data import BatchAugment, InMemoryLoader, build_datasets
     from .seeding import derive_seed
-    from .training import resolve_device
 
-    device = resolve_device(config.device)
-    rank, world_size = 0, 1
+    device = distributed.device(config.device)
+    rank, world_size = distributed.rank(), distributed.world_size()
     datasets = build_datasets(config.data, config.seed)
     held_out = datasets.test if datasets.test is not None and len(datasets.test) else datasets.valid
     if held_out is None or not len(held_out):
         raise UserError(f"data: {config.data.dataset} has no test or validation images to evaluate on")
     torch.manual_seed(derive_seed(config.seed, "init"))
     model = build_model(datasets.num_classes).to(device)
-    batch = per_rank_batch(config.train, world_size)
+    batch = distributed.per_rank(config.train.batch_size)
     augment = BatchAugment(datasets.mean, datasets.std, config.data.augment.crop_padding, config.data.augment.flip)
-    train_loader = InMemoryLoader(datasets.train, batch, shuffle=True, drop_last=config.train.drop_last, augment=augment,
-                                  device=device, seed=config.seed, rank=rank, world_size=world_size)
+    # Under DDP every rank must take the same number of steps: the last partial batch is dropped.
+    train_loader = InMemoryLoader(datasets.train, batch, shuffle=True, drop_last=config.train.drop_last or world_size > 1,
+                                  augment=augment, device=device, seed=config.seed, rank=rank, world_size=world_size)
     eval_loader = InMemoryLoader(held_out, config.train.eval_batch_size, shuffle=False,
                                  augment=BatchAugment(datasets.mean, datasets.std), device=device, seed=config.seed,
                                  rank=rank, world_size=world_size)
-    logger.info("retrain: %s, %d training / %d evaluation images, %.2fM parameters, device %s", config.data.dataset,
-                len(datasets.train), len(held_out), sum(p.numel() for p in model.parameters()) / 1e6, device)
+    logger.info("retrain: %d process(es), %s, %d training / %d evaluation images, %.2fM parameters, device %s",
+                world_size, config.data.dataset, len(datasets.train), len(held_out), sum(p.numel() for p in model.parameters()) / 1e6, device)
     trainer = Retrainer(model=model, train_loader=train_loader, eval_loader=eval_loader, cfg=config.train,
-                        config=config, space=space, seed=config.seed, run_dir=Path(run_dir), device=device,
+                        config=config, space=space, seed=config.seed, run_dir=run_dir, device=device,
                         rank=rank, world_size=world_size, writer_factory=lambda path: SummaryWriter(str(path)))
     return trainer.fit(stop_after_epoch)

@@ -7,15 +7,18 @@ import pytest
 import torch
 from torch import nn
 
+from common.cli import run
 from common.errors import UserError
 from common.flops import count_flops_released, count_params
 from mobilenet_search_space.flops_table import (FlopsTable, build_table, default_table, layer_resolutions, table_for)
+from mobilenet_search_space.flops import main as flops_main
 from mobilenet_search_space.model import build_model
 from mobilenet_search_space.space import BLOCKS, PAPER_ARCH, MobileNetSpace, layer_specs
 
 from conftest import ROOT
 
 SPACE = MobileNetSpace()
+PAPER_STR = "2 0 -1 2 2 0 2 4 0 4 4 2 4 2 4 2 0 0 0 2 2"
 
 
 def test_released_counter_convention_on_a_hand_counted_network():
@@ -53,10 +56,27 @@ def test_shipped_table_equals_an_analytic_count():
     assert table.pre[0] == stem and table.post[0] == head
 
 
-def direct_count(arch, num_classes, size):
-    with torch.device("meta"):  # shapes only: the count needs no arithmetic
-        net, x = build_model(arch, num_classes), torch.zeros(1, 3, size, size)
-    return count_flops_released(net, x), count_params(net)
+def thop_count(arch, num_classes, size):
+    """FLOPs and params of the built network by the released thop's rules, with forward hooks: an
+    independent counter from the flop-counter-built table."""
+    with torch.device("meta"):  # skip the costly initialisation: the values do not matter to a count
+        net = build_model(arch, num_classes)
+    net, x = net.to_empty(device="cpu"), torch.zeros(1, 3, size, size)
+    total = 0
+
+    def hook(module, _inputs, out):
+        nonlocal total
+        if isinstance(module, nn.Conv2d):
+            k_h, k_w = module.kernel_size
+            total += module.in_channels // module.groups * k_h * k_w * out.numel()
+        elif isinstance(module, nn.Linear):
+            total += (2 * module.in_features - 1) * out.numel()
+
+    for module in net.modules():
+        module.register_forward_hook(hook)
+    with torch.no_grad():
+        net.eval()(x)
+    return total, count_params(net)
 
 
 def test_table_sums_equal_a_direct_count_of_the_built_network():
@@ -64,10 +84,13 @@ def test_table_sums_equal_a_direct_count_of_the_built_network():
     archs = [SPACE.random(rng) for _ in range(50)]
     table = default_table()
     for arch, flops, params in zip(archs, table.flops(archs), table.params(archs)):
-        assert direct_count(arch, 1000, 224) == (flops, params)
+        assert thop_count(arch, 1000, 224) == (flops, params)
     small = build_table(64, 10)  # a table counted now for another setting
     for arch, flops, params in zip(archs[:5], small.flops(archs), small.params(archs)):
-        assert direct_count(arch, 10, 64) == (flops, params)
+        assert thop_count(arch, 10, 64) == (flops, params)
+    with torch.device("meta"):  # and common.flops' counter on a whole network
+        net, x = build_model(archs[0], 1000), torch.zeros(1, 3, 224, 224)
+    assert count_flops_released(net, x) == table.flops(archs[:1])[0]
     assert small.flops(archs).max() < table.flops(archs).min()
 
 
@@ -90,10 +113,16 @@ def test_tables_round_trip_and_bad_tables_are_user_errors(tmp_path):
         FlopsTable.load(tmp_path / "junk.json")
 
 
-def test_flops_command_prints_json_and_rejects_bad_architectures():
+def test_flops_command_prints_json():
     cmd = [sys.executable, "-m", "mobilenet_search_space.flops", "--arch"]
-    ok = subprocess.run(cmd + ["2 0 -1 2 2 0 2 4 0 4 4 2 4 2 4 2 0 0 0 2 2"], cwd=ROOT, capture_output=True, text=True)
+    ok = subprocess.run(cmd + [PAPER_STR], cwd=ROOT, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout) == {"flops_M": pytest.approx(473.248184), "params_M": pytest.approx(5.255648)}
-    bad = subprocess.run(cmd + ["0 " * 20 + "-1"], cwd=ROOT, capture_output=True, text=True)
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "layer 20 has -1" in bad.stderr
+
+
+def test_flops_command_errors_are_one_line(capsys):
+    assert run(flops_main, ["--arch", "0 " * 20 + "-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "layer 20 has -1" in err
+    assert run(flops_main, ["--arch", PAPER_STR, "--table", "/nonexistent.json"]) == 2
+    assert "FLOPs table not found" in capsys.readouterr().err

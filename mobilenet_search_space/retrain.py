@@ -5,12 +5,14 @@
 
 ``--arch`` (or ``model.arch``) takes 21 codes or ``search:RUN_DIR`` for the best architecture of a
 finished search. Writes checkpoints, ``metrics.json`` (top-1/top-5 after every epoch),
-``architecture.png`` and TensorBoard logs to the run directory; the loop is ``common.retrain``.
+``architecture.png`` and TensorBoard logs to the run directory; the loop is ``common.retrain``
+(DDP under ``torchrun``: ``torchrun --nproc_per_node 8 -m mobilenet_search_space.retrain ...``).
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -52,7 +54,8 @@ def main(argv=None) -> None:
     table = table_for(224, 1000, m.width_mult)
     logger.info("retrain \"%s\": %.1fM FLOPs, %.2fM params at 224x224 with 1000 classes (paper convention)",
                 cfg.model.arch, table.flops_m([arch])[0], table.params_m([arch])[0])
-    draw_architecture(arch, Path(run_dir) / "architecture.png")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only the first process draws
+        draw_architecture(arch, Path(run_dir) / "architecture.png")
     retrain(cfg, NAME, lambda num_classes: build_model(arch, num_classes, m.width_mult, m.dropout), run_dir,
             args.stop_after_epoch)
 

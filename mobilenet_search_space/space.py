@@ -93,15 +93,15 @@ def from_str(text: str) -> Arch:
     return _parse(text)
 
 
+_INTEGER = re.compile(r"-?\d+")
+
+
 @lru_cache(maxsize=65536)  # evolution parses its top-k parents over and over
 def _parse(text: str) -> Arch:
     tokens = re.sub(r"[\[\](),]", " ", text).split()
     if not all(_INTEGER.fullmatch(token) for token in tokens):
         raise UserError(f"bad MobileNet architecture {text!r}: expected {NUM_LAYERS} integers separated by spaces")
     return check(tokens)
-
-
-_INTEGER = re.compile(r"-?\d+")
 
 
 def is_legal(arch: Sequence[int]) -> bool:

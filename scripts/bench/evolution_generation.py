@@ -48,7 +48,25 @@ def mobilenet_setup():
             lambda arch: naive_angle(naive_pieces(arch, state0), naive_pieces(arch, state_t)), "475M FLOPs")
 
 
-SETUPS = {"mobilenet": mobilenet_setup}
+def darts_setup():
+    """ImageNet supernet (C=48, 14 cells), 600M FLOPs limit on the 224x224 retraining network."""
+    from darts_search_space.angle import Layout, naive_pieces, scorer_from_states
+    from darts_search_space.config import FlopsLimitConfig
+    from darts_search_space.search import flops_constraint
+    from darts_search_space.space import DartsSpace
+    from darts_search_space.supernet import SupernetConfig, build_supernet
+
+    cfg = SupernetConfig(stem="imagenet", channels=48, layers=14, init="imagenet")
+    state0 = build_supernet(cfg, 1000).state_dict()
+    state_t = noisy_copy(state0)
+    layout = Layout(cfg)
+    return (DartsSpace(), scorer_from_states(state0, state_t, cfg), flops_constraint(FlopsLimitConfig(max_flops_M=600)),
+            lambda arch: naive_angle(naive_pieces(arch, state0, layout), naive_pieces(arch, state_t, layout)),
+            "600M FLOPs")
+
+
+# A space joins with a setup returning (space, scorer, constraint, naive scorer, limit description).
+SETUPS = {"mobilenet": mobilenet_setup, "darts": darts_setup}
 
 
 def main() -> int:

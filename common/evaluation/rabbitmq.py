@@ -38,6 +38,7 @@ class RabbitMQEvaluator:
         self.requests, self.replies, self.dead = queue_names(cfg, job)
         self.failures: dict[str, str] = {}  # arch string -> why it has no score (all calls so far)
         self.counts: Counter = Counter()
+        self.by_worker: Counter = Counter()  # answers per worker identity (host:pid[:name])
         self._pending: list[str] = []
         self._connection: Optional[pika.BlockingConnection] = None
         self._open(first=True)
@@ -64,6 +65,10 @@ class RabbitMQEvaluator:
             self._channel.queue_delete(name)
 
     def close(self) -> None:
+        if self.by_worker:
+            logger.info("rabbitmq evaluator: %s; answers by worker: %s", dict(self.counts),
+                        ", ".join(f"{worker} {n}" for worker, n in sorted(self.by_worker.items())))
+            self.by_worker.clear()
         if self._connection is not None and self._connection.is_open:
             try:
                 self._connection.close()
@@ -181,4 +186,5 @@ class RabbitMQEvaluator:
         else:
             self._answers[reply.task] = (reply.score, reply.error)
             self.counts["answered"] += 1
+            self.by_worker[reply.worker] += 1
         channel.basic_ack(method.delivery_tag)

@@ -123,3 +123,13 @@ def test_ddp_retraining_with_two_processes(tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["history"][0]["eval_images"] == 32  # every test image once over both ranks
     assert torch.load(tmp_path / "checkpoints/last.pt", weights_only=True)["global_step"] == 4  # 64 / 16
+
+
+def test_drawing_of_a_genotype_is_a_png(tmp_path):
+    from darts_search_space.draw import main as draw_main
+
+    draw_main(["--genotype", "RLNAS_IMAGENET_600M", "--out", str(tmp_path / "cells.png")])
+    data = (tmp_path / "cells.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20000
+    with pytest.raises(UserError, match=".png"):
+        draw_main(["--genotype", "RLNAS_IMAGENET_600M", "--out", str(tmp_path / "cells.jpg")])

@@ -8,7 +8,7 @@ pooling, classifier) the searchable layers. An architecture's FLOPs are then a s
 number of architectures in one vectorised step. Parameters (every weight, BN included) likewise.
 
 The table for the paper's setting (224x224, 1000 classes, width 1.0) ships as ``flops_table_224.json``;
-tables for other settings are built on demand (in milliseconds at small sizes).
+tables for other settings are counted on demand, on the meta device (shapes only, a few seconds).
 """
 from __future__ import annotations
 

@@ -280,30 +280,51 @@ def retrain(config, space: str, build_model: Callable[[int], nn.Module], run_dir
         distributed.cleanup()
 
 
+def _loaders(config, batch: int, device: torch.device, rank: int, world_size: int):
+    """``(train loader, evaluation loader, num_classes, (train images, evaluation images))`` with the
+    true labels; the evaluation set is the test split, else the held-out validation split."""
+    data, train = config.data, config.train
+    # Under DDP every rank must take the same number of steps: the last partial batch is dropped.
+    drop_last = train.drop_last or world_size > 1
+    if data.dataset == "imagenet":  # streamed from disk with per-image augmentation in workers
+        from .data import StreamLoader, build_image_folders
+
+        folders = build_image_folders(data, config.seed)
+        held_out = folders.test if folders.test is not None else folders.valid
+        if held_out is None:
+            raise UserError(f"data.root: {data.root} has no val/ folder and data.valid_size is 0: nothing to evaluate on")
+        common = dict(device=device, seed=config.seed, rank=rank, world_size=world_size,
+                      num_workers=data.imagenet.num_workers)
+        return (StreamLoader(folders.train, batch, shuffle=True, drop_last=drop_last, **common),
+                StreamLoader(held_out, train.eval_batch_size, shuffle=False, **common),
+                folders.num_classes, (len(folders.train), len(held_out)))
+    from .data import BatchAugment, InMemoryLoader, build_datasets
+
+    datasets = build_datasets(data, config.seed)
+    held_out = datasets.test if datasets.test is not None and len(datasets.test) else datasets.valid
+    if held_out is None or not len(held_out):
+        raise UserError(f"data: {data.dataset} has no test or validation images to evaluate on")
+    augment = BatchAugment(datasets.mean, datasets.std, data.augment.crop_padding, data.augment.flip)
+    common = dict(device=device, seed=config.seed, rank=rank, world_size=world_size)
+    return (InMemoryLoader(datasets.train, batch, shuffle=True, drop_last=drop_last, augment=augment, **common),
+            InMemoryLoader(held_out, train.eval_batch_size, shuffle=False, augment=BatchAugment(datasets.mean, datasets.std),
+                           **common),
+            datasets.num_classes, (len(datasets.train), len(held_out)))
+
+
 def _retrain(config, space, build_model, run_dir: Path, stop_after_epoch) -> dict:
     from torch.utils.tensorboard import SummaryWriter
 
-    from .data import BatchAugment, InMemoryLoader, build_datasets
     from .seeding import derive_seed
 
     device = distributed.device(config.device)
     rank, world_size = distributed.rank(), distributed.world_size()
-    datasets = build_datasets(config.data, config.seed)
-    held_out = datasets.test if datasets.test is not None and len(datasets.test) else datasets.valid
-    if held_out is None or not len(held_out):
-        raise UserError(f"data: {config.data.dataset} has no test or validation images to evaluate on")
-    torch.manual_seed(derive_seed(config.seed, "init"))
-    model = build_model(datasets.num_classes).to(device)
     batch = distributed.per_rank(config.train.batch_size)
-    augment = BatchAugment(datasets.mean, datasets.std, config.data.augment.crop_padding, config.data.augment.flip)
-    # Under DDP every rank must take the same number of steps: the last partial batch is dropped.
-    train_loader = InMemoryLoader(datasets.train, batch, shuffle=True, drop_last=config.train.drop_last or world_size > 1,
-                                  augment=augment, device=device, seed=config.seed, rank=rank, world_size=world_size)
-    eval_loader = InMemoryLoader(held_out, config.train.eval_batch_size, shuffle=False,
-                                 augment=BatchAugment(datasets.mean, datasets.std), device=device, seed=config.seed,
-                                 rank=rank, world_size=world_size)
+    train_loader, eval_loader, num_classes, sizes = _loaders(config, batch, device, rank, world_size)
+    torch.manual_seed(derive_seed(config.seed, "init"))
+    model = build_model(num_classes).to(device)
     logger.info("retrain: %d process(es), %s, %d training / %d evaluation images, %.2fM parameters, device %s",
-                world_size, config.data.dataset, len(datasets.train), len(held_out), sum(p.numel() for p in model.parameters()) / 1e6, device)
+                world_size, config.data.dataset, *sizes, sum(p.numel() for p in model.parameters()) / 1e6, device)
     trainer = Retrainer(model=model, train_loader=train_loader, eval_loader=eval_loader, cfg=config.train,
                         config=config, space=space, seed=config.seed, run_dir=run_dir, device=device,
                         rank=rank, world_size=world_size, writer_factory=lambda path: SummaryWriter(str(path)))

@@ -133,3 +133,46 @@ def test_drawing_of_a_genotype_is_a_png(tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20000
     with pytest.raises(UserError, match=".png"):
         draw_main(["--genotype", "RLNAS_IMAGENET_600M", "--out", str(tmp_path / "cells.jpg")])
+
+
+def _imagenet_supported() -> bool:
+    import typing
+
+    from common.data import DataConfig
+
+    return "imagenet" in typing.get_args(typing.get_type_hints(DataConfig)["dataset"])
+
+
+@pytest.mark.skipif(not _imagenet_supported(), reason="the imagenet dataset is not in common/data.py yet")
+def test_imagenet_configs_follow_the_paper(monkeypatch):
+    monkeypatch.setenv("RLNAS_DATA", "/data")
+    cfg = load_config(ROOT / "configs/darts/imagenet.yaml", DartsConfig)
+    t = cfg.train
+    assert (cfg.model.stem, cfg.model.channels, cfg.model.layers, cfg.data.valid_size, cfg.labels.num_classes) == \
+        ("imagenet", 48, 14, 50000, 1000)
+    assert (t.epochs, t.batch_size, t.lr, t.min_lr, t.schedule, t.schedule_per, t.weight_decay, t.weight_decay_on,
+            t.label_smoothing) == (50, 512, 0.1, 5e-4, "linear", "step", 4e-5, "conv", 0.1)
+    assert cfg.flops.max_flops_M == 600
+    assert load_config(ROOT / "configs/darts/imagenet_no_limit.yaml", DartsConfig).flops.max_flops_M is None
+    r = load_config(ROOT / "configs/darts/retrain_imagenet.yaml", RetrainExperiment)
+    assert (r.model.stem, r.model.channels, r.model.layers, r.train.epochs, r.train.batch_size, r.train.lr,
+            r.train.warmup_epochs, r.train.weight_decay, r.train.label_smoothing, r.train.aux_weight) == \
+        ("imagenet", 48, 14, 250, 1024, 0.5, 5, 3e-5, 0.1, 0.4)
+
+
+@pytest.mark.skipif(not _imagenet_supported(), reason="the imagenet dataset is not in common/data.py yet")
+def test_retrain_streams_an_imagenet_folder(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 6), ("val", 3)):
+        for cls in ("n01", "n02"):
+            (tmp_path / "data" / split / cls).mkdir(parents=True)
+            for i in range(count):
+                Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(tmp_path / "data" / split / cls / f"{i}.png")
+    retrain.main(["--config", str(ROOT / "configs/darts/retrain_imagenet.yaml"), "--run-dir", str(tmp_path / "run"),
+                  "--init-channels", "4", "--set", "device=cpu", "--set", f"data.root={tmp_path / 'data'}",
+                  "--set", "data.imagenet.num_workers=0", "--set", "model.layers=3", "--set", "train.epochs=1",
+                  "--set", "train.batch_size=4", "--set", "train.max_steps_per_epoch=1", "--set", "train.eval_batch_size=4"])
+    metrics = json.loads((tmp_path / "run/metrics.json").read_text())
+    assert metrics["history"][0]["eval_images"] == 6 and 0 <= metrics["best"]["top1"] <= 100

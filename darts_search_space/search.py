@@ -3,7 +3,8 @@
     python -m darts_search_space.search --config CFG [--set k=v ...] [--run-dir DIR]
 
 writes ``DIR/search/result.json`` (``best`` and the top list, each with its genotype text, FLOPs
-and params of the retraining network) and, for evolution, the resumable ``DIR/search/state.json``.
+and params of the retraining network), ``DIR/search/best.png`` (the best cells) and, for evolution,
+the resumable ``DIR/search/state.json``.
 FLOPs come from the per-op table of ``darts_search_space.flops`` (``flops`` section of the config).
 """
 from __future__ import annotations
@@ -21,12 +22,13 @@ from common.checkpoint import atomic_write_text
 from common.cli import parse_stage, run, stage_parser
 from common.config import dump_config
 from common.errors import UserError
-from common.evaluation import LocalEvaluator
+from common.evaluation import build_evaluator
 from common.search import SearchConfig, result_document, run_strategy
 from common.training import checkpoint_path
 
 from .angle import scorer_from_checkpoints
 from .config import DartsConfig, FlopsLimitConfig
+from .draw import draw
 from .flops import costs
 from .genotypes import from_arch, to_text
 from .space import DartsSpace, from_str
@@ -63,12 +65,13 @@ def search(cfg: DartsConfig, run_dir: Path, scorer: AngleScorer | None = None) -
     init, trained = checkpoints(cfg.search, run_dir)
     scorer = scorer if scorer is not None else scorer_from_checkpoints(init, trained, cfg.angle.dil_conv_bn)
     space = DartsSpace()
-    evaluator = LocalEvaluator(space.to_str, lambda archs: score_archs(scorer, archs))
     out_dir = run_dir / "search"
     dump_config(cfg, out_dir / "config.yaml")
     shape = cfg.flops.shape()
-    result = run_strategy(space, evaluator, cfg.search, cfg.seed, state_path=out_dir / "state.json",
-                          constraint=flops_constraint(cfg.flops), scorer_id=scorer.fingerprint)
+    # local: scored in this process; rabbitmq: by workers (``search.evaluator``, README: Distributed search)
+    with build_evaluator(cfg.search, space, lambda archs: score_archs(scorer, archs), scorer.fingerprint) as evaluator:
+        result = run_strategy(space, evaluator, cfg.search, cfg.seed, state_path=out_dir / "state.json",
+                              constraint=flops_constraint(cfg.flops), scorer_id=scorer.fingerprint)
     if not result.top:
         raise UserError("search: no architecture was scored (is the FLOPs limit below every architecture?)")
 
@@ -84,6 +87,8 @@ def search(cfg: DartsConfig, run_dir: Path, scorer: AngleScorer | None = None) -
                      "max_flops_M": cfg.flops.max_flops_M})
     atomic_write_text(out_dir / "result.json", json.dumps(document, indent=2))
     best = document["best"]
+    draw(from_str(best["arch_str"]), out_dir / "best.png",
+         title=f"angle {best['score']:.4f}, {best['flops_M']:.1f}M FLOPs, {best['params_M']:.2f}M params")
     logger.info("search (%s): %d architectures scored; best %s angle %.6f, %.1fM FLOPs\n%s", cfg.search.strategy,
                 document["evaluated"], best["arch_str"], best["score"], best["flops_M"], best["genotype"])
     return document

@@ -36,6 +36,9 @@ def test_end_to_end_supernet_search_retrain(tmp_path):
     assert all(entry["flops_M"] <= 450 for entry in result["top"])
     best = from_str(result["best"]["arch_str"])
     assert is_legal(best) and result["best"]["score"] > 0 and result["best"]["genotype"].startswith("Genotype(")
+    assert (run_dir / "search/best.png").read_bytes()[:4] == b"\x89PNG"
+    search.main(common)  # a rerun resumes the finished state: same result
+    assert json.loads((run_dir / "search/result.json").read_text())["top"] == result["top"]
     retrain.main(["--config", str(ROOT / "configs/darts/retrain_quickstart.yaml"), "--run-dir", str(tmp_path / "re"),
                   "--genotype", f"search:{run_dir}", *TINY[:6], "--set", "model.layers=3",
                   "--set", "train.epochs=1", "--set", "train.max_steps_per_epoch=1"])

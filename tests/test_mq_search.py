@@ -11,7 +11,6 @@ import subprocess
 import threading
 import time
 
-import numpy as np
 import pytest
 
 from common.config import load_config

@@ -16,7 +16,7 @@ import pytest
 from common.cli import run
 from common.evaluation.amqp import queue_names
 from common.evaluation.config import AMQPConfig
-from common.evaluation.protocol import job_id, parse_reply, request_for
+from common.evaluation.protocol import job_id, request_for
 from common.evaluation.rabbitmq import RabbitMQEvaluator
 from common.evaluation.worker import Worker
 from common.search import score_all

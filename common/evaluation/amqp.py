@@ -28,10 +28,12 @@ logging.getLogger("pika").setLevel(logging.CRITICAL)
 URL_VARIABLE = "RLNAS_AMQP_URL"
 
 # Errors after which reconnecting may help (the broker went away or closed the connection).
-# A channel the broker closed (say, a refused publication) is reopened the same way; refusals that
-# persist surface in ``declare`` as a UserError or end in the dead-letter queue after max_attempts.
-CONNECTION_ERRORS = (pex.AMQPConnectionError, pex.ConnectionClosed, pex.StreamLostError, pex.ChannelClosedByBroker,
-                     pex.ChannelWrongStateError, pex.ConnectionWrongStateError, ConnectionError)
+# Errors after which starting over on a fresh connection helps: the broker went away, closed the
+# connection or a channel, or did not take a publication (the unacknowledged request is redelivered
+# and counted as an attempt, so a refusal that persists ends in the dead-letter queue).
+RECOVERABLE_ERRORS = (pex.AMQPConnectionError, pex.ConnectionClosed, pex.StreamLostError, pex.ChannelClosedByBroker,
+                      pex.ChannelWrongStateError, pex.ConnectionWrongStateError, pex.UnroutableError, pex.NackError,
+                      ConnectionError)
 
 
 def queue_names(cfg: AMQPConfig, job: str) -> tuple[str, str, str]:
@@ -117,17 +119,35 @@ def _reason(error: BaseException) -> str:
     return f" ({text.splitlines()[0][:200]})"
 
 
-def reconnect(params: pika.URLParameters, timeout: float, what: str) -> pika.BlockingConnection:
-    """Retry ``connect`` with backoff for ``timeout`` seconds (after the broker dropped us or restarted)."""
-    deadline, delay = time.monotonic() + timeout, 0.2
+def open_connection(params: pika.URLParameters, setup: Callable[[pika.BlockingConnection], None],
+                    what: str, retry_for: float = 0.0) -> pika.BlockingConnection:
+    """Connect and ``setup`` the connection (channels, queues, consumers).
+
+    With ``retry_for`` > 0 (reconnecting after the broker dropped us or restarted), failures are
+    retried with backoff for that many seconds; refused credentials never are.
+    """
+    deadline, delay = time.monotonic() + retry_for, 0.2
     while True:
+        connection = None
         try:
             connection = connect(params)
-            logger.info("%s: reconnected to %s", what, describe(params))
+            setup(connection)
+            if retry_for:
+                logger.info("%s: reconnected to %s", what, describe(params))
             return connection
-        except UserError as error:
-            if "refused the credentials" in str(error) or time.monotonic() + delay > deadline:
-                raise UserError(f"{what}: lost the broker and could not reconnect within {timeout:g} s: {error}") from None
+        except (UserError, *RECOVERABLE_ERRORS) as error:
+            if connection is not None and connection.is_open:
+                try:
+                    connection.close()
+                except Exception:  # the broker is going away anyway
+                    pass
+            text = str(error) if isinstance(error, UserError) else f"{type(error).__name__} {error}".strip()
+            if not retry_for:
+                if isinstance(error, UserError):
+                    raise
+                raise UserError(f"{what}: the broker at {describe(params)} closed the connection ({text})") from None
+            if "refused the credentials" in text or time.monotonic() + delay > deadline:
+                raise UserError(f"{what}: lost the broker and could not reconnect within {retry_for:g} s: {text}") from None
         time.sleep(delay)
         delay = min(delay * 2, 5.0)
 

@@ -23,8 +23,8 @@ from typing import Callable, Optional, Sequence
 
 import pika
 
-from .amqp import (CONNECTION_ERRORS, AMQPConfig, PipelinedPublisher, connect, connection_parameters,
-                   dead_letter_headers, declare, describe, properties, queue_names, reconnect)
+from .amqp import (RECOVERABLE_ERRORS, AMQPConfig, PipelinedPublisher, connection_parameters, dead_letter_headers,
+                   declare, describe, open_connection, properties, queue_names)
 from .protocol import ProtocolError, Request, parse_reply, request_for
 
 logger = logging.getLogger("rlnas")
@@ -41,19 +41,21 @@ class RabbitMQEvaluator:
         self.by_worker: Counter = Counter()  # answers per worker identity (host:pid[:name])
         self._pending: list[str] = []
         self._connection: Optional[pika.BlockingConnection] = None
-        self._open(first=True)
+        self._open()
         logger.info("rabbitmq evaluator: job %s on %s, queue %s", job, describe(self.params), self.requests)
 
     # ------------------------------------------------------------------ connection
 
-    def _open(self, first: bool) -> None:
-        self._connection = connect(self.params) if first else reconnect(self.params, self.cfg.reconnect_timeout, "search")
-        channel = self._connection.channel()
-        declare(channel, self.cfg, self.job)
-        channel.basic_qos(prefetch_count=1000)
-        channel.basic_consume(self.replies, on_message_callback=self._on_reply)
-        self._channel = channel
-        self._publisher = PipelinedPublisher(self._connection)
+    def _open(self, retry_for: float = 0.0) -> None:
+        def setup(connection):
+            channel = connection.channel()
+            declare(channel, self.cfg, self.job)
+            channel.basic_qos(prefetch_count=1000)
+            channel.basic_consume(self.replies, on_message_callback=self._on_reply)
+            self._channel = channel
+            self._publisher = PipelinedPublisher(connection)
+
+        self._connection = open_connection(self.params, setup, "search", retry_for)
 
     def workers(self) -> int:
         """How many workers consume this job's requests right now."""
@@ -100,7 +102,7 @@ class RabbitMQEvaluator:
             if self.workers() == 0:
                 logger.warning("rabbitmq evaluator: no worker serves job %s yet; the requests wait in %s "
                                "(start python -m <space>.worker with this config)", self.job, self.requests)
-        except CONNECTION_ERRORS:
+        except RECOVERABLE_ERRORS:
             pass  # reconnected below
         publications = Counter()
         unsent = list(self._tasks)
@@ -112,10 +114,10 @@ class RabbitMQEvaluator:
                     continue
                 before = len(self._answers)
                 self._connection.process_data_events(time_limit=1)
-            except CONNECTION_ERRORS as error:
+            except RECOVERABLE_ERRORS as error:
                 logger.warning("rabbitmq evaluator: connection lost (%s); reconnecting", type(error).__name__)
                 self.counts["reconnects"] += 1
-                self._open(first=False)
+                self._open(retry_for=self.cfg.reconnect_timeout)
                 unsent = [t for t in (unsent or []) if t not in self._answers]
                 continue
             now = time.monotonic()

@@ -41,8 +41,8 @@ import pika
 
 from ..cli import parse_stage, stage_parser
 from ..errors import UserError
-from .amqp import (CONNECTION_ERRORS, AMQPConfig, connect, connection_parameters, dead_letter_headers, declare,
-                   describe, properties, publish_confirmed, queue_names, reconnect)
+from .amqp import (RECOVERABLE_ERRORS, AMQPConfig, connection_parameters, dead_letter_headers, declare, describe,
+                   open_connection, properties, publish_confirmed, queue_names)
 from .protocol import ProtocolError, Reply, Request, job_id, parse_request
 
 logger = logging.getLogger("rlnas")
@@ -65,15 +65,17 @@ class Worker:
 
     # ------------------------------------------------------------------ connection
 
-    def _open(self, first: bool) -> None:
-        self._connection = connect(self.params) if first else reconnect(self.params, self.cfg.reconnect_timeout, "worker")
-        channel = self._connection.channel()
-        channel.confirm_delivery()
-        channel.basic_qos(prefetch_count=1)
-        declare(channel, self.cfg, self.job)
-        self._inbox.clear()  # deliveries of a dead channel are redelivered by the broker
-        channel.basic_consume(self.requests, on_message_callback=lambda *delivery: self._inbox.append(delivery))
-        self._channel = channel
+    def _open(self, retry_for: float = 0.0) -> None:
+        def setup(connection):
+            channel = connection.channel()
+            channel.confirm_delivery()
+            channel.basic_qos(prefetch_count=1)
+            declare(channel, self.cfg, self.job)
+            self._inbox.clear()  # deliveries of a dead channel are redelivered by the broker
+            self._consumer = channel.basic_consume(self.requests, on_message_callback=lambda *d: self._inbox.append(d))
+            self._channel = channel
+
+        self._connection = open_connection(self.params, setup, "worker", retry_for)
 
     def stop(self) -> None:
         """Finish the current message, then return from ``serve`` (safe from any thread)."""
@@ -95,7 +97,7 @@ class Worker:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, self._on_signal)
-        self._open(first=True)
+        self._open()
         logger.info("worker %s serving job %s (%s) from %s, queue %s", self.identity, self.job, self.space.name,
                     describe(self.params), self.requests)
         last_log = time.monotonic()
@@ -105,15 +107,16 @@ class Worker:
                     self._connection.process_data_events(time_limit=1)
                     while self._inbox and not self._stop.is_set():
                         self._handle(*self._inbox.popleft())
-                except CONNECTION_ERRORS as error:
+                except RECOVERABLE_ERRORS as error:
                     if self._stop.is_set():
                         break
                     logger.warning("worker %s: connection lost (%s); reconnecting", self.identity, type(error).__name__)
                     self.counts["reconnects"] += 1
-                    self._open(first=False)
+                    self._open(retry_for=self.cfg.reconnect_timeout)
                 if time.monotonic() - last_log > LOG_EVERY:
                     last_log = time.monotonic()
                     logger.info("worker %s: %s", self.identity, dict(self.counts))
+            self._finish()
         finally:
             try:
                 if self._connection is not None and self._connection.is_open:
@@ -122,6 +125,16 @@ class Worker:
                 pass
         logger.info("worker %s stopped: %s", self.identity, dict(self.counts))
         return self.counts
+
+    def _finish(self) -> None:
+        """On a clean stop: take no more requests, answer the one already received (a request left
+        to the broker would come back as redelivered and cost an attempt)."""
+        try:
+            self._channel.basic_cancel(self._consumer)
+            while self._inbox:
+                self._handle(*self._inbox.popleft())
+        except RECOVERABLE_ERRORS:  # the broker redelivers whatever is left
+            pass
 
     # ------------------------------------------------------------------ messages
 

@@ -9,7 +9,8 @@ thop counts it, ``(2*in - 1) * out``; batch 1 at 224x224 (ImageNet) or 32x32 (CI
 head is left out (it does not run at inference). Params are those of convolutions, BNs and the
 classifier (auxiliary head left out). Pooling has no weights in a network (its BN exists only in
 the supernet). Every architecture's cost is a fixed part plus one table entry per (cell type, edge,
-op), so the search prices a candidate with 28 look-ups instead of a model build.
+op), so the search prices a candidate with 28 look-ups instead of a model build; tests check the
+table against ``common.flops.count_flops_released`` on built networks.
 """
 from __future__ import annotations
 
@@ -124,12 +125,6 @@ def cost_tables(shape: NetworkShape) -> tuple[np.ndarray, np.ndarray, int, int]:
     flops.setflags(write=False)
     params.setflags(write=False)
     return flops, params, int(fixed_flops), int(fixed_params)
-
-
-def linear_thop_extra(shape: NetworkShape) -> int:
-    """What thop's ``(2*in - 1) * out`` adds to the classifier's multiply-adds ``in * out``."""
-    c_last = STEPS * cell_layout(shape.channels, shape.layers, shape.stem, shape.stem_multiplier)[-1]["c"]
-    return (c_last - 1) * shape.num_classes
 
 
 def costs(archs: Sequence[Sequence[int]] | np.ndarray, shape: NetworkShape = NetworkShape()) -> tuple[np.ndarray, np.ndarray]:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from common.flops import count_macs, count_params
-from darts_search_space.flops import NetworkShape, costs, linear_thop_extra, main
+from common.flops import count_flops_released, count_params
+from darts_search_space.flops import NetworkShape, costs, main
 from darts_search_space.genotypes import resolve
 from darts_search_space.model import network_cifar, network_imagenet
 from darts_search_space.space import random_arch
@@ -36,7 +36,7 @@ def test_table_equals_counting_the_built_imagenet_network():
     model = network_imagenet(arch, channels=16, auxiliary=True)  # full 224x224 geometry, fewer channels
     shape = NetworkShape.of("imagenet", 16)
     flops, params = costs([arch], shape)
-    assert flops[0] == count_macs(model, torch.zeros(1, 3, 224, 224)) + linear_thop_extra(shape)
+    assert flops[0] == count_flops_released(model, torch.zeros(1, 3, 224, 224))
     assert params[0] == count_params(model, exclude=("auxiliary",))
 
 
@@ -47,7 +47,7 @@ def test_table_equals_counting_random_cifar_networks():
     flops, params = costs(archs, shape)
     for arch, f, p in zip(archs, flops, params):
         model = network_cifar(arch, 10, channels=6, layers=5, auxiliary=True)
-        assert f == count_macs(model, torch.zeros(1, 3, 32, 32)) + linear_thop_extra(shape)
+        assert f == count_flops_released(model, torch.zeros(1, 3, 32, 32))
         assert p == count_params(model, exclude=("auxiliary",))
 
 

@@ -98,9 +98,12 @@ def connect(params: pika.URLParameters) -> pika.BlockingConnection:
     """Open a connection; refused credentials or an unreachable broker are a one-line UserError."""
     try:
         return pika.BlockingConnection(params)
-    except (pex.ProbableAuthenticationError, pex.AuthenticationError, pex.ProbableAccessDeniedError):
+    except (pex.ProbableAuthenticationError, pex.AuthenticationError):
         raise UserError(f"the RabbitMQ broker at {describe(params)} refused the credentials "
                         f"(check the user and password in search.amqp.url or ${URL_VARIABLE})") from None
+    except pex.ProbableAccessDeniedError:
+        raise UserError(f"the RabbitMQ broker at {describe(params)} refused the credentials or access to virtual "
+                        f"host {params.virtual_host!r} (check the URL and the user's permissions)") from None
     except (pex.AMQPConnectionError, ssl.SSLError, OSError) as error:
         reason = _reason(error)
         raise UserError(f"cannot connect to the RabbitMQ broker at {describe(params)}{reason}") from None

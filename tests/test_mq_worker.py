@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pika
@@ -163,6 +164,23 @@ def test_duplicate_replies_count_once_and_malformed_replies_are_dead_lettered(am
     assert evaluator.counts["answered"] == 4 and evaluator.counts["duplicates"] == 1
     [(props, body)] = drain(dead)
     assert body == PICKLE and "pickle payload refused" in props.headers["x-rlnas-reason"]
+
+
+def test_heartbeats_keep_flowing_while_a_candidate_takes_long(amqp):
+    amqp.heartbeat = 1  # the broker drops a connection silent for about 2 heartbeats
+
+    def slow(archs):
+        time.sleep(4)
+        return by_index(archs)
+
+    job = job_id(SPACE.name, "angle", "slow")
+    worker = ThreadWorker(slow, job, amqp)
+    with RabbitMQEvaluator(job, SPACE.name, SPACE.to_str, amqp) as evaluator:
+        evaluator.submit(ARCHS[:1])
+        assert evaluator.results() == {SPACE.to_str(ARCHS[0]): float(index_of(ARCHS[0]))}
+    counts = worker.stop()
+    assert counts["scored"] == 1 and counts["reconnects"] == 0 and counts["retried"] == 0
+    assert evaluator.counts["reconnects"] == 0
 
 
 @pytest.mark.parametrize("url, message", [

@@ -169,7 +169,6 @@ class Study:
         self.scorers: dict[tuple, object] = {}
         self.records: list[dict] = []  # one per (dataset, method, train seed, search seed)
         self.taus: list[dict] = []  # one per (dataset, method, train seed)
-        self.angle_runs: dict[tuple, tuple[Path, Path, NB201Config]] = {}  # (dataset, method, seed) -> init, trained
 
     # ------------------------------------------------------------------ runs
 
@@ -180,8 +179,11 @@ class Study:
             raise UserError(f"datasets.{dataset}: {path} is a config for benchmark.dataset {cfg.benchmark.dataset}")
         return cfg
 
-    def prepare(self, dataset: str, method: MethodConfig, cfg: NB201Config) -> tuple[Path, Path, Path]:
-        """Train (or reuse) the method's supernet; ``(run dir, initial checkpoint, trained checkpoint)``."""
+    def prepare(self, dataset: str, method: MethodConfig, cfg: NB201Config) -> tuple[Path | None, Path | None, Path | None]:
+        """Train (or reuse) the method's supernet; ``(run dir, initial checkpoint, trained checkpoint)``.
+        Zero-cost proxies need no supernet: ``(None, None, None)``."""
+        if cfg.search.score in PROXIES:
+            return None, None, None
         if method.training_free:
             run_dir = self.runs / dataset / f"training_free-{method.training_free}-s{cfg.seed}-{_digest(to_dict(cfg.model))}"
             init, other = run_dir / "checkpoints" / "init_a.pt", run_dir / "checkpoints" / "init_b.pt"
@@ -201,8 +203,14 @@ class Study:
         logger.info("supernet %s ready (%.0f s)", run_dir, time.perf_counter() - started)
         return run_dir, checkpoint_path(run_dir, 0), checkpoint_path(run_dir, "last")
 
-    def scorer(self, cfg: NB201Config, run_dir: Path, init: Path, trained: Path):
-        key = (str(run_dir), cfg.search.score, repr(cfg.search.val_acc), cfg.search.proxy_batch)
+    def scorer(self, cfg: NB201Config, run_dir: Path | None, init: Path | None, trained: Path | None):
+        """Scorers are kept for the whole study: val_acc memoises its scores, the proxies share one memo."""
+        if cfg.search.score in PROXIES:
+            key = ("proxies", _digest([to_dict(cfg.data), to_dict(cfg.model), cfg.seed, cfg.search.proxy_batch]))
+            if key not in self.scorers:
+                self.scorers[key] = build_scorer(cfg, init, trained)
+            return self.scorers[key].for_proxy(cfg.search.score)
+        key = (str(run_dir), cfg.search.score, repr(cfg.search.val_acc))
         if key not in self.scorers:
             self.scorers[key] = build_scorer(cfg, init, trained)
         return self.scorers[key]
@@ -227,15 +235,15 @@ class Study:
         logger.info("=== %s / %s / train seed %d: labels %s, score %s, strategy %s", dataset, name, seed,
                     cfg.labels.mode, cfg.search.score, cfg.search.strategy)
         run_dir, init, trained = self.prepare(dataset, method, cfg)
-        cfg.search.init_checkpoint, cfg.search.trained_checkpoint = str(init), str(trained)
+        if run_dir is not None:
+            cfg.search.init_checkpoint, cfg.search.trained_checkpoint = str(init), str(trained)
         scorer = self.scorer(cfg, run_dir, init, trained)
-        if cfg.search.score == "angle":
-            self.angle_runs[(dataset, name, seed)] = (init, trained, cfg)
         if method.search:
             for search_seed in self.rc.search_seeds:
                 started = time.perf_counter()
-                out_dir = run_dir / "search" / f"{self.rc.experiment}-{name}-{cfg.search.score}-{cfg.search.strategy}-s{search_seed}"
-                document = search(cfg, run_dir, scorer, self.table, seed=search_seed, out_dir=out_dir)
+                where = run_dir if run_dir is not None else self.runs / dataset / "proxies"
+                out_dir = where / "search" / f"{self.rc.experiment}-{name}-{cfg.search.score}-{cfg.search.strategy}-s{search_seed}"
+                document = search(cfg, where, scorer, self.table, seed=search_seed, out_dir=out_dir)
                 index = document["best"]["index"]
                 self.records.append({
                     "dataset": dataset, "method": name, "train_seed": seed, "search_seed": search_seed,
@@ -257,13 +265,12 @@ class Study:
         corr = correlate(scores, truth[indices])
         entry = {"dataset": dataset, "method": name, "train_seed": seed, "score": cfg.search.score,
                  "labels": cfg.labels.mode, "num_classes": cfg.labels.num_classes, "tau": corr.kendall_tau,
-                 "n": corr.n, "tau_subset": None, "n_subset": len(subset), "angle_tau_subset": None,
-                 "seconds": round(time.perf_counter() - started, 1), "run_dir": str(run_dir)}
+                 "n": corr.n, "n_subset": len(subset), "angle_tau_subset": None,
+                 "seconds": round(time.perf_counter() - started, 1), "run_dir": str(run_dir or "")}
         entry["tau_subset"] = correlate(scores[subset], truth[subset]).kendall_tau if full else corr.kendall_tau
-        if not method.training_free and cfg.search.strategy != "eps":
-            angle = scorer if full else scorer_from_checkpoints(init, trained)
-            angle_scores = scores if full else angle(archs[subset])
-            entry["angle_tau_subset"] = correlate(angle_scores[subset] if full else angle_scores, truth[subset]).kendall_tau
+        if run_dir is not None:  # a supernet: its angle on the common subset, beside the score
+            angle_scores = scores[subset] if full else scorer_from_checkpoints(init, trained)(archs[subset])
+            entry["angle_tau_subset"] = correlate(angle_scores, truth[subset]).kendall_tau
         if full and self.rc.transfer:
             entry["transfer"] = {d: correlate(scores, self.table.metric(f"{d}_test")).kendall_tau for d in DATASETS}
         if full and self.rc.tau_epochs and not method.training_free:
@@ -344,8 +351,9 @@ class Study:
         paper = PAPER_TAU.get(rc.experiment, {})
         header = ["method", "score"]
         for d in rc.datasets:
-            header += [f"{DATASET_NAMES[d]} tau (n)", f"{DATASET_NAMES[d]} tau on the common subset"]
-        header += ["angle of the same supernet, subset"] + ([f"paper ({DATASET_NAMES[d]})" for d in rc.datasets] if paper else [])
+            header += [f"{DATASET_NAMES[d]} tau (n)", f"{DATASET_NAMES[d]} tau, common subset",
+                       f"{DATASET_NAMES[d]} angle of the same supernet, common subset"]
+        header += [f"paper ({DATASET_NAMES[d]})" for d in rc.datasets] if paper else []
         rows = []
         bars: dict[str, dict[str, float]] = {DATASET_NAMES[d]: {} for d in rc.datasets}
         for name in self.methods:
@@ -357,10 +365,9 @@ class Study:
                 here = [t for t in mine if t["dataset"] == d]
                 ns = sorted({t["n"] for t in here})
                 row += [f"{mean_std([t['tau'] for t in here], 4)} ({', '.join(map(str, ns))})" if here else "",
-                        mean_std([t["tau_subset"] for t in here], 4) if here else ""]
+                        mean_std([t["tau_subset"] for t in here], 4), mean_std([t["angle_tau_subset"] for t in here], 4)]
                 if here:
                     bars[DATASET_NAMES[d]][self.label(name)] = float(np.mean([t["tau"] for t in here]))
-            row.append(mean_std([t["angle_tau_subset"] for t in mine if t["angle_tau_subset"] is not None], 4))
             row += [paper.get(name, {}).get(d, "") for d in rc.datasets] if paper else []
             rows.append(row)
         bar_plot(bars, self.out / "tau_per_method.png", "Kendall tau", "Kendall tau per method")

@@ -5,6 +5,7 @@ Every scorer maps a list of architectures to an array of scores (larger is bette
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 from pathlib import Path
 
@@ -38,7 +39,17 @@ class ProxyScorer:
         self.y = datasets.train.targets[pick].to(self.device)
         self.num_classes = datasets.num_classes
         self.cache: dict[str, dict[str, float]] = {}
-        self.fingerprint = hashlib.sha256(f"proxy|{cfg.seed}|{cfg.model}|{self.x.sum().item()!r}".encode()).hexdigest()[:16]
+        self._digest = hashlib.sha256(f"proxy|{cfg.seed}|{cfg.model}|{self.x.sum().item()!r}".encode()).hexdigest()[:16]
+
+    @property
+    def fingerprint(self) -> str:
+        return f"{self._digest}-{self.name}"
+
+    def for_proxy(self, name: str) -> "ProxyScorer":
+        """The same networks and batch scored by another proxy (the memo is shared)."""
+        view = copy.copy(self)
+        view.name = name
+        return view
 
     def all_proxies(self, arch) -> dict[str, float]:
         key = to_str(arch)

@@ -134,7 +134,8 @@ tau_archs: 8
 """)
     tau = {r["method"]: r for r in rows(out / "tau.csv")}
     assert set(tau) == {"angle", *reproduce.PROXY_NAMES}
-    assert all(tau[p]["n"] == "8" for p in reproduce.PROXY_NAMES) and tau["angle"]["n"] == "15625"
+    assert all(tau[p]["n"] == "8" and tau[p]["run_dir"] == "" for p in reproduce.PROXY_NAMES)  # no supernet
+    assert tau["angle"]["n"] == "15625"
     assert not (out / "search.csv").exists() or rows(out / "search.csv") == []
     out = study("eps", """
 experiment: eps

@@ -16,7 +16,9 @@ A search space serves its candidates with a ``worker.py`` of a few lines::
 (``LocalEvaluator``'s ``score_fn``); the fingerprint changes whenever the scores would. The job id is
 ``job_id(space.name, cfg.search.score, fingerprint)``: the search computes the same id from the same
 config, so workers and search meet on the job's queues, and a worker never answers a request whose
-scores its own checkpoints cannot give (it forwards the request to that job's queue instead).
+scores its own checkpoints cannot give (it forwards the request to that job's queue instead). On
+the search side the space's ``search.py`` builds its evaluator from the same triple:
+``with build_evaluator(cfg.search, space, scorer, scorer.fingerprint) as evaluator: ...``.
 
 Per message: validate (malformed -> dead-letter queue with the reason, ack); score in a helper
 thread while the connection keeps its heartbeats; publish the reply and wait for the broker's

@@ -47,6 +47,13 @@ def score_archs(scorer: AngleScorer, archs: Sequence[Sequence[int]]) -> np.ndarr
     return scorer(list(archs))
 
 
+def scoring(cfg: DartsConfig, run_dir: Path) -> tuple[DartsSpace, AngleScorer, str]:
+    """``(space, scorer, fingerprint)`` of the checkpoints the config names: what the search and an
+    evaluation worker (``common.evaluation.worker.serve_main``) both need."""
+    scorer = scorer_from_checkpoints(*checkpoints(cfg.search, Path(run_dir)), cfg.angle.dil_conv_bn)
+    return DartsSpace(), scorer, scorer.fingerprint
+
+
 def flops_constraint(cfg: FlopsLimitConfig) -> Optional[Callable[[Sequence[int]], bool]]:
     """``arch -> FLOPs <= limit`` on the configured retraining network, or None without a limit."""
     if cfg.max_flops_M is None:
@@ -63,8 +70,7 @@ def search(cfg: DartsConfig, run_dir: Path, scorer: AngleScorer | None = None) -
         raise UserError(f"search.strategy: the DARTS space supports evolution and random (got {cfg.search.strategy!r})")
     run_dir = Path(run_dir)
     init, trained = checkpoints(cfg.search, run_dir)
-    scorer = scorer if scorer is not None else scorer_from_checkpoints(init, trained, cfg.angle.dil_conv_bn)
-    space = DartsSpace()
+    space, scorer, _ = (DartsSpace(), scorer, scorer.fingerprint) if scorer is not None else scoring(cfg, run_dir)
     out_dir = run_dir / "search"
     dump_config(cfg, out_dir / "config.yaml")
     shape = cfg.flops.shape()

@@ -208,6 +208,8 @@ class PipelinedPublisher:
         self._impl.add_on_return_callback(self._on_return)
         self._seq = 0
         while not self._selected:
+            if not self._impl.is_open:
+                raise pex.ChannelWrongStateError("the publishing channel was closed")
             connection.process_data_events(time_limit=1)
 
     def _wake(self) -> None:
@@ -240,6 +242,8 @@ class PipelinedPublisher:
             self._outstanding[self._seq] = key
             self._impl.basic_publish("", queue, body, props, mandatory=True)
         while self._outstanding:
+            if not self._impl.is_open:  # closed by the broker: these confirms will never come
+                raise pex.ChannelWrongStateError("the publishing channel was closed")
             self.connection.process_data_events(time_limit=1)
         # Returned messages are also confirmed; drop duplicates but keep order.
         return list(dict.fromkeys(self._failed))

@@ -212,8 +212,23 @@ class Study:
             return self.scorers[key].for_proxy(cfg.search.score)
         key = (str(run_dir), cfg.search.score, repr(cfg.search.val_acc))
         if key not in self.scorers:
-            self.scorers[key] = build_scorer(cfg, init, trained)
+            scorer = self.scorers[key] = build_scorer(cfg, init, trained)
+            memo = self.memo_path(run_dir, cfg, scorer)
+            if memo is not None and memo.is_file():  # val_acc scores of an earlier (or parallel) run
+                scorer.cache.update({k: float(v) for k, v in json.loads(memo.read_text()).items()})
         return self.scorers[key]
+
+    @staticmethod
+    def memo_path(run_dir: Path | None, cfg: NB201Config, scorer) -> Path | None:
+        """Where the val_acc scores of one supernet and one validation setting are kept between runs."""
+        if run_dir is None or not hasattr(scorer, "cache") or cfg.search.score != "val_acc":
+            return None
+        return run_dir / "scores" / f"val_acc-{scorer.fingerprint}-{_digest(to_dict(cfg.search.val_acc))}.json"
+
+    def save_memo(self, run_dir: Path | None, cfg: NB201Config, scorer) -> None:
+        memo = self.memo_path(run_dir, cfg, scorer)
+        if memo is not None:
+            atomic_write_text(memo, json.dumps(scorer.cache, sort_keys=True))
 
     def run(self) -> None:
         first = next(iter(self.rc.datasets))
@@ -244,6 +259,7 @@ class Study:
                 where = run_dir if run_dir is not None else self.runs / dataset / "proxies"
                 out_dir = where / "search" / f"{self.rc.experiment}-{name}-{cfg.search.score}-{cfg.search.strategy}-s{search_seed}"
                 document = search(cfg, where, scorer, self.table, seed=search_seed, out_dir=out_dir)
+                self.save_memo(run_dir, cfg, scorer)
                 index = document["best"]["index"]
                 self.records.append({
                     "dataset": dataset, "method": name, "train_seed": seed, "search_seed": search_seed,
@@ -278,6 +294,7 @@ class Study:
         if full and not method.training_free and seed == self.rc.train_seeds[0]:
             self.scatter(dataset, name, scores)
         self.taus.append(entry)
+        self.save_memo(run_dir, cfg, scorer)
         logger.info("%s / %s: Kendall tau %.4f (n=%d)", dataset, name, corr.kendall_tau, corr.n)
 
     def scatter(self, dataset: str, name: str, scores: np.ndarray) -> None:

@@ -36,7 +36,7 @@ def rows(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def test_table12_methods_a_to_d(study, nb201_table_path):
+def test_table12_methods_a_to_d(study, nb201_table_path, monkeypatch):
     out = study("table12", """
 experiment: table12
 datasets: {cifar10: tiny.yaml}
@@ -75,6 +75,15 @@ tau_epochs: true
         assert (out / name).stat().st_size > 0
     for record in json.loads((out / "results.json").read_text())["search"]:
         assert record["test"] == pytest.approx(truth[record["index"]])
+    # val_acc scores are kept beside their supernet: a rerun scores nothing again and reports the same.
+    (memo,) = (Path(tau["A"]["run_dir"]) / "scores").glob("val_acc-*.json")
+    assert len(json.loads(memo.read_text())) >= 12
+    from common.valacc import SubnetAccuracy
+
+    monkeypatch.setattr(SubnetAccuracy, "evaluate", lambda *args: pytest.fail("a memoised architecture was scored again"))
+    again = study("table12", (out.parent / "table12.yaml").read_text())
+    assert (again / "tau.csv").read_text() == (out / "tau.csv").read_text()
+    assert [r["arch_str"] for r in rows(again / "search.csv")] == [r["arch_str"] for r in search]
 
 
 def test_table6_label_modes_and_figure1_class_counts(study):

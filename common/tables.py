@@ -12,7 +12,7 @@ from .checkpoint import atomic_write_bytes, atomic_write_text
 
 
 def mean_std(values: Sequence[float], digits: int = 2) -> str:
-    """``93.45+-0.11`` (sample std over seeds, ddof=0 as the paper's 3-run tables); one value: plain."""
+    """``93.45+-0.11``: mean and population standard deviation (ddof 0) over seeds; one value: plain."""
     values = [v for v in values if v is not None and np.isfinite(v)]
     if not values:
         return "n/a"

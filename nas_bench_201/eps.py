@@ -14,7 +14,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from common.data import BatchAugment, build_datasets
 from common.eps import EPSConfig, EvolvingProxySpace, initial_population
+from common.errors import UserError
 from common.seeding import numpy_rng, torch_generator
 
 from .space import NASBench201Space, NUM_EDGES
@@ -72,14 +74,10 @@ def build_training_supernet(cfg, num_classes: int) -> Supernet:
     """The supernet an experiment trains: the plain one, or EPS's when ``search.strategy`` is ``eps``."""
     if cfg.search.strategy != "eps":
         return build_supernet(cfg.model, num_classes)
-    from common.data import BatchAugment, build_datasets
-
     model = EPSSupernet(cfg.model, num_classes, cfg.search.eps, cfg.seed)
     datasets = build_datasets(cfg.data, cfg.seed)
     valid = datasets.valid if datasets.valid is not None else datasets.test
     if valid is None or len(valid) == 0:
-        from common.errors import UserError
-
         raise UserError("search.strategy eps: needs validation images (data.valid_fraction or a split file, or a test set)")
     model.valid_x = BatchAugment(datasets.mean, datasets.std)(valid.images, None)
     model.valid_y = valid.targets.clone()

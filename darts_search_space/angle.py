@@ -26,6 +26,7 @@ import torch
 
 from common.angle import AngleScorer, Atom
 from common.checkpoint import load_checkpoint
+from common.config import from_dict
 from common.errors import UserError
 
 from .ops import cell_layout
@@ -142,8 +143,6 @@ def naive_pieces(arch: Sequence[int], state: Mapping[str, torch.Tensor], layout:
 
 
 def supernet_config_of(checkpoint: dict) -> SupernetConfig:
-    from common.config import from_dict
-
     model = checkpoint["config"].get("model")
     if not isinstance(model, dict):
         raise UserError("checkpoint config lacks its model section")

@@ -26,7 +26,7 @@ from common.cli import ArgumentParser, run
 from common.errors import UserError
 
 from .ops import STEPS, cell_layout
-from .space import AVG_POOL, DIL3, DIL5, EDGES, MAX_POOL, NUM_EDGES, NUM_GENES, NUM_OPS, SEP3, SEP5, SKIP
+from .space import DIL3, DIL5, EDGES, NUM_EDGES, NUM_GENES, NUM_OPS, SEP3, SEP5, SKIP
 
 
 @dataclass(frozen=True)
@@ -78,9 +78,7 @@ def op_cost(code: int, c: int, size: int, stride: int) -> tuple[int, int]:
         return (c * k * k + c * c) * out, c * k * k + c * c + _bn(c)
     if code == SKIP and stride == 2:
         return _factorized_reduce(c, c, size)
-    if code in (SKIP, MAX_POOL, AVG_POOL):
-        return 0, 0
-    return 0, 0  # none
+    return 0, 0  # identity, pooling (no BN in a network) and none cost nothing
 
 
 @lru_cache(maxsize=32)

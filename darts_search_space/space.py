@@ -8,7 +8,8 @@ the released order: node 2 <- {0, 1} (edges 0-1), node 3 <- {0, 1, 2} (edges 2-4
 An architecture is a tuple of 28 op codes (``OPS`` index): the normal cell's 14 genes, then the
 reduction cell's. It is legal when every intermediate node has exactly two non-``none`` inputs,
 which is the DARTS genotype shape (8 ops per cell, 2 per node). Its canonical string lists each
-cell's genes node by node, e.g. ``54-600-5400-70760/56-405-0604-01500`` (normal/reduce).
+cell's genes node by node, normal/reduce: the paper's CIFAR-10 cell is
+``54-605-4007-07600/56-405-0604-01500`` (node 2: op 5 from input 0, op 4 from input 1; ...).
 """
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def from_str(text: str) -> Arch:
     """Parse a canonical string (see the module docstring); anything else is a UserError."""
     if not isinstance(text, str) or not _STRING.match(text.strip()):
         raise UserError(f"bad DARTS architecture {text!r}: expected normal/reduce op codes 0-7 grouped by "
-                        "node, e.g. 54-600-5400-70760/56-405-0604-01500")
+                        "node, e.g. 54-605-4007-07600/56-405-0604-01500")
     return tuple(int(c) for c in text.strip() if c.isdigit())
 
 

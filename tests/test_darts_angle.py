@@ -5,7 +5,7 @@ import torch
 from common.angle import angles_from_counts, atom_statistics, naive_angle
 from darts_search_space.angle import Layout, atoms, counts, naive_pieces
 from darts_search_space.genotypes import resolve
-from darts_search_space.space import NUM_EDGES, OPS, edge_index, random_arch
+from darts_search_space.space import edge_index, random_arch
 from darts_search_space.supernet import SupernetConfig, build_supernet
 
 

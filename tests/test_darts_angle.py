@@ -75,3 +75,21 @@ def test_identical_weights_give_zero(supernet):
     rng = np.random.default_rng(1)
     archs = [random_arch(rng) for _ in range(50)]
     assert np.abs(angles_from_counts(counts(archs), atom_statistics(atoms(Layout(cfg)), state0, state0))).max() < 1e-6
+
+
+def test_scorer_refuses_foreign_or_mismatched_checkpoints(tmp_path):
+    from common.checkpoint import save_checkpoint
+    from common.errors import UserError
+    from darts_search_space.angle import scorer_from_checkpoints
+
+    model = {"model": {"stem": "cifar", "channels": 4, "layers": 3, "init": "default"}}
+    state = build_supernet(SupernetConfig(channels=4, layers=3), 10).state_dict()
+    save_checkpoint(tmp_path / "a.pt", {"format": 1, "space": "darts", "config": model, "epoch": 0, "model": state})
+    other = {"model": {**model["model"], "channels": 6}}
+    save_checkpoint(tmp_path / "b.pt", {"format": 1, "space": "darts", "config": other, "epoch": 1, "model": state})
+    save_checkpoint(tmp_path / "c.pt", {"format": 1, "space": "nas_bench_201", "config": model, "epoch": 1, "model": state})
+    with pytest.raises(UserError, match="different supernets"):
+        scorer_from_checkpoints(tmp_path / "a.pt", tmp_path / "b.pt")
+    with pytest.raises(UserError, match="search space 'nas_bench_201'"):
+        scorer_from_checkpoints(tmp_path / "a.pt", tmp_path / "c.pt")
+    assert scorer_from_checkpoints(tmp_path / "a.pt", tmp_path / "a.pt")([random_arch(np.random.default_rng(0))])[0] < 1e-6

@@ -319,6 +319,10 @@ def _retrain(config, space, build_model, run_dir: Path, stop_after_epoch) -> dic
 
     device = distributed.device(config.device)
     rank, world_size = distributed.rank(), distributed.world_size()
+    if world_size > 1:
+        from .cli import setup_logging
+
+        setup_logging(run_dir, rank)  # only rank 0 logs INFO lines and writes log.txt
     batch = distributed.per_rank(config.train.batch_size)
     train_loader, eval_loader, num_classes, sizes = _loaders(config, batch, device, rank, world_size)
     torch.manual_seed(derive_seed(config.seed, "init"))

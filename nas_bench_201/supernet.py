@@ -36,8 +36,8 @@ class SearchCell(nn.Module):
             {name: nn.ModuleList([make_op(code, channels, affine=False) for code in range(len(OPS))])
              for name in EDGE_NAMES})
 
-    def forward(self, x: torch.Tensor, ops) -> torch.Tensor:
-        return run_cell(x, ops, lambda edge, code: self.edges[EDGE_NAMES[edge]][code])
+    def forward(self, x: torch.Tensor, ops, optimised: bool = True) -> torch.Tensor:
+        return run_cell(x, ops, lambda edge, code: self.edges[EDGE_NAMES[edge]][code], optimised)
 
 
 def sample_cell(rng: np.random.Generator) -> list[int]:
@@ -69,6 +69,8 @@ class Supernet(nn.Module):
         self.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=True))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_prev, num_classes)
+        # False: the plain op-by-op forward (the same function; tests and benchmarks compare the two)
+        self.optimised = True
 
     def sample_path(self, rng: np.random.Generator) -> np.ndarray:
         """``(num_search_cells, 6)`` op codes for one training step."""
@@ -84,7 +86,7 @@ class Supernet(nn.Module):
         search_index = 0
         for (kind, _), cell in zip(self.layout, self.cells):
             if kind == "search":
-                x = cell(x, rows[search_index])
+                x = cell(x, rows[search_index], self.optimised)
                 search_index += 1
             else:
                 x = cell(x)

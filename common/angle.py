@@ -37,18 +37,21 @@ class Atom:
 def atom_statistics(atoms: Sequence[Atom], state0: Mapping[str, torch.Tensor],
                     state_t: Mapping[str, torch.Tensor]) -> torch.Tensor:
     """``(len(atoms), 3)`` float64 CPU tensor of (dot, |w0|^2, |wt|^2) per atom."""
-    stats = torch.zeros(len(atoms), 3, dtype=torch.float64)
+    # numpy's pairwise sum, not a BLAS or torch reduction: those split the work by thread count, and the
+    # statistics (hence every angle and the scorer's fingerprint, the distributed job id) must be
+    # bit-identical in a search process and in single-threaded workers on other machines.
+    stats = np.zeros((len(atoms), 3), dtype=np.float64)
     for row, atom in enumerate(atoms):
         for name in atom.params:
-            w0 = state0[name].detach().to("cpu", torch.float64).reshape(-1)
-            wt = state_t[name].detach().to("cpu", torch.float64).reshape(-1)
+            w0 = state0[name].detach().to("cpu", torch.float64).reshape(-1).numpy()
+            wt = state_t[name].detach().to("cpu", torch.float64).reshape(-1).numpy()
             if w0.shape != wt.shape:
                 raise ValueError(f"{name}: shapes differ between the two checkpoints")
-            stats[row, STAT_DOT] += torch.dot(w0, wt)
-            stats[row, STAT_N0] += torch.dot(w0, w0)
-            stats[row, STAT_NT] += torch.dot(wt, wt)
+            stats[row, STAT_DOT] += np.sum(w0 * wt)
+            stats[row, STAT_N0] += np.sum(w0 * w0)
+            stats[row, STAT_NT] += np.sum(wt * wt)
         stats[row] += atom.const_sq
-    return stats
+    return torch.from_numpy(stats)
 
 
 def angles_from_counts(counts: np.ndarray | torch.Tensor, stats: torch.Tensor) -> np.ndarray:

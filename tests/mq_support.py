@@ -129,8 +129,9 @@ def delete_queues(prefix: str) -> None:
 class Workers:
     """Worker subprocesses with their logs; ``stop()`` sends SIGTERM and returns their final counts."""
 
-    def __init__(self, tmp_path: Path, args: list[str], count: int, stub: bool = False, env: dict | None = None):
-        self.tmp_path, self.args, self.stub = tmp_path, args, stub
+    def __init__(self, tmp_path: Path, args: list[str], count: int, stub: bool = False, env: dict | None = None,
+                 module: str = "nas_bench_201.worker"):
+        self.tmp_path, self.args, self.stub, self.module = tmp_path, args, stub, module
         self.env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", **(env or {}))
         self.procs: list[subprocess.Popen] = []
         for _ in range(count):
@@ -138,7 +139,7 @@ class Workers:
 
     def start(self, env: dict | None = None) -> subprocess.Popen:
         index = len(self.procs)
-        command = [sys.executable, str(Path(__file__))] if self.stub else [sys.executable, "-m", "nas_bench_201.worker"]
+        command = [sys.executable, str(Path(__file__))] if self.stub else [sys.executable, "-m", self.module]
         log = open(self.tmp_path / f"worker{index}.log", "w")
         proc = subprocess.Popen(command + self.args + ["--name", f"w{index}"], cwd=ROOT, stdout=log,
                                 stderr=subprocess.STDOUT, env={**self.env, **(env or {})})

@@ -66,6 +66,10 @@ def line_plot(panels: Sequence[dict], path: Path) -> None:
             ax.plot(x, y, marker="o", markersize=3, label=name)
         for name, x in (panel.get("marks") or {}).items():
             ax.axvline(x, color="tab:red", linestyle=":", alpha=0.6)
+        if all(float(v).is_integer() for x, _ in panel["series"].values() for v in x):
+            from matplotlib.ticker import MaxNLocator
+
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs, class counts
         ax.set_title(panel["title"])
         ax.set_xlabel(panel["xlabel"])
         ax.set_ylabel(panel["ylabel"])

@@ -57,10 +57,15 @@ def _reciprocal_counts(height: int, width: int, like: torch.Tensor) -> torch.Ten
 
 
 def _box_sum_3x3(x: torch.Tensor) -> torch.Tensor:
-    """Sum over each 3x3 window with zero padding, as two separable shifted sums."""
-    padded = F.pad(x, (1, 1, 1, 1))
-    rows = padded[..., :, :-2] + padded[..., :, 1:-1] + padded[..., :, 2:]
-    return rows[..., :-2, :] + rows[..., 1:-1, :] + rows[..., 2:, :]
+    """Sum over each 3x3 window with zero padding, as separable in-place shifted sums (no padded copy;
+    only called outside autograd)."""
+    rows = x.clone()
+    rows[..., :, 1:] += x[..., :, :-1]
+    rows[..., :, :-1] += x[..., :, 1:]
+    total = rows.clone()
+    total[..., 1:, :] += rows[..., :-1, :]
+    total[..., :-1, :] += rows[..., 1:, :]
+    return total
 
 
 class _AvgPool3x3(torch.autograd.Function):

@@ -145,6 +145,14 @@ def tau_subset(n: Optional[int], seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(derive_seed(seed, "tau_subset")).choice(NUM_ARCHS, n, replace=False))
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it lies below it (reports stay portable)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def _digest(data) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
@@ -323,7 +331,7 @@ class Study:
         atomic_write_text(out / "results.json", json.dumps({"config": to_dict(rc), "preset": self.preset,
                                                              "search": self.records, "tau": self.taus}, indent=2))
         lines = [f"# {PAPER_TITLES[rc.experiment]}", "",
-                 f"Preset `{self.preset}` (`{self.config_path}`). {rc.scale}".strip(), "",
+                 f"Preset `{self.preset}` (`{_shown(self.config_path)}`). {rc.scale}".strip(), "",
                  f"Train seeds {rc.train_seeds}, search seeds {rc.search_seeds}: each cell is mean+-std over the "
                  f"{len(rc.train_seeds) * len(rc.search_seeds)} (train seed, search seed) runs. Accuracies are the "
                  "NAS-Bench-201 200-epoch accuracies (%) of the architecture each search returns; tau is Kendall's "
@@ -366,10 +374,13 @@ class Study:
         if not self.taus:
             return []
         paper = PAPER_TAU.get(rc.experiment, {})
+        n_subset = self.taus[0]["n_subset"]
+        subset = n_subset < NUM_ARCHS  # costly scores on a subset: show every method on it too
         header = ["method", "score"]
         for d in rc.datasets:
-            header += [f"{DATASET_NAMES[d]} tau (n)", f"{DATASET_NAMES[d]} tau, common subset",
-                       f"{DATASET_NAMES[d]} angle of the same supernet, common subset"]
+            header += [f"{DATASET_NAMES[d]} tau (n)"]
+            header += [f"{DATASET_NAMES[d]} tau, common subset",
+                       f"{DATASET_NAMES[d]} angle of the same supernet, common subset"] if subset else []
         header += [f"paper ({DATASET_NAMES[d]})" for d in rc.datasets] if paper else []
         rows = []
         bars: dict[str, dict[str, float]] = {DATASET_NAMES[d]: {} for d in rc.datasets}
@@ -381,17 +392,18 @@ class Study:
             for d in rc.datasets:
                 here = [t for t in mine if t["dataset"] == d]
                 ns = sorted({t["n"] for t in here})
-                row += [f"{mean_std([t['tau'] for t in here], 4)} ({', '.join(map(str, ns))})" if here else "",
-                        mean_std([t["tau_subset"] for t in here], 4), mean_std([t["angle_tau_subset"] for t in here], 4)]
+                row += [f"{mean_std([t['tau'] for t in here], 4)} ({', '.join(map(str, ns))})" if here else ""]
+                row += [mean_std([t["tau_subset"] for t in here], 4),
+                        mean_std([t["angle_tau_subset"] for t in here], 4)] if subset else []
                 if here:
                     bars[DATASET_NAMES[d]][self.label(name)] = float(np.mean([t["tau"] for t in here]))
             row += [paper.get(name, {}).get(d, "") for d in rc.datasets] if paper else []
             rows.append(row)
         bar_plot(bars, self.out / "tau_per_method.png", "Kendall tau", "Kendall tau per method")
-        n_subset = self.taus[0]["n_subset"]
+        note = (f"The common subset is {n_subset} architectures drawn with seed {rc.tau_seed}; angle taus are over "
+                "the whole space. " if subset else "Over all 15,625 architectures. ")
         return ["## Ranking correlation (Kendall tau vs benchmark test accuracy)", "", markdown_table(header, rows), "",
-                f"The common subset is {n_subset} architectures drawn with seed {rc.tau_seed} (the whole space when "
-                f"{NUM_ARCHS}); angle taus are over the whole space. Per supernet: `tau.csv`. Plot: `tau_per_method.png`.", ""]
+                note + "Per supernet: `tau.csv`. Plot: `tau_per_method.png`.", ""]
 
     def extra_sections(self) -> list[str]:
         lines: list[str] = []

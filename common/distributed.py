@@ -103,10 +103,14 @@ def barrier() -> None:
         dist.barrier()
 
 
-def cleanup() -> None:
-    """Leave the process group if ``init`` created it."""
+def cleanup(wait: bool = True) -> None:
+    """Leave the process group if ``init`` created it. ``wait``: first wait for every rank (no rank
+    leaves while another still talks to it); pass ``False`` on an error, which the others may not share
+    (torchrun then stops them)."""
     global _created_here
     if _created_here and dist.is_initialized():
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
     _created_here = False
 

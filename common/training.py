@@ -20,6 +20,7 @@ rank 0 writes checkpoints, ``config.yaml``, logs and TensorBoard. Resume works t
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import math
 import sys
@@ -367,6 +368,7 @@ def train_supernet(config, space: str, build_supernet: Callable[[int], nn.Module
     from .seeding import derive_seed
 
     started_here = distributed.init()
+    trainer, finished = None, False
     try:
         device = resolve_device(config.device)
         rank, world = distributed.rank(), distributed.world_size()
@@ -384,7 +386,11 @@ def train_supernet(config, space: str, build_supernet: Callable[[int], nn.Module
         trainer = SupernetTrainer(model=model, loader=loader, cfg=config.train, config=config, space=space,
                                   seed=config.seed, run_dir=Path(run_dir), device=device,
                                   writer_factory=lambda path: SummaryWriter(str(path)))
-        return trainer.fit(stop_after_epoch)
+        done = trainer.fit(stop_after_epoch)
+        finished = True
+        return done
     finally:
         if started_here:
-            distributed.cleanup()
+            trainer = None  # the DDP wrapper must go before its process group (else gloo may abort at exit)
+            gc.collect()
+            distributed.cleanup(wait=finished)

@@ -120,10 +120,13 @@ def test_ddp_run_equals_a_single_process_on_the_global_batch_and_only_rank0_writ
             assert torch.equal(trained[name], initial[name]), name
 
 
-def torchrun(run_dir: Path, *extra: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               "-m", "nas_bench_201.train_supernet", "--config", str(ROOT / "configs/nas_bench_201/quickstart.yaml"),
-               "--run-dir", str(run_dir)]
+def torchrun(run_dir: Path, *extra: str, script: bool = False) -> subprocess.CompletedProcess:
+    config = str(ROOT / "configs/nas_bench_201/quickstart.yaml")
+    if script:  # the user's wrapper: NPROC CONFIG [args]
+        command = ["bash", str(ROOT / "scripts/nas_bench_201/train_supernet_ddp.sh"), "2", config, "--run-dir", str(run_dir)]
+    else:
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                   "-m", "nas_bench_201.train_supernet", "--config", config, "--run-dir", str(run_dir)]
     for item in TINY + ["train.epochs=3"]:
         command += ["--set", item]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
@@ -133,7 +136,7 @@ def torchrun(run_dir: Path, *extra: str) -> subprocess.CompletedProcess:
 
 
 def test_resume_under_torchrun_ends_identical_to_an_uninterrupted_run(tmp_path):
-    torchrun(tmp_path / "full")
+    torchrun(tmp_path / "full", script=True)
     torchrun(tmp_path / "split", "--stop-after-epoch", "1")
     assert not (tmp_path / "split/checkpoints/epoch_0002.pt").exists()
     torchrun(tmp_path / "split")

@@ -8,9 +8,9 @@ a step is computed:
 
 - plain: the op-by-op supernet forward (``model.optimised = False``: a ReLU per convolution,
   ``F.avg_pool2d``), NCHW tensors, float32, the textbook SGD step;
-- optimised: ``common.training.train_step`` with the ``TrainConfig`` defaults (channels_last) and
-  the supernet's optimised forward (one ReLU per node for all its convolutions, pooling as shifted
-  sums); ``--amp bf16|fp16`` adds autocast.
+- optimised: ``common.training.train_step`` with the ``TrainConfig`` defaults and the supernet's
+  optimised forward (one ReLU per node for all its convolutions, pooling as shifted sums);
+  ``--channels-last`` and ``--amp bf16|fp16`` add what those flags of ``train`` do.
 
 The two variants alternate in rounds, so that a machine whose load changes treats both alike; the
 median round is reported. The data path (indexing, augmentation, labels) is timed inside the
@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps per variant first")
     parser.add_argument("--images", type=int, default=2048, help="synthetic training images in memory")
     parser.add_argument("--amp", choices=("none", "bf16", "fp16"), default="none", help="autocast of the optimised step")
-    parser.add_argument("--no-channels-last", action="store_true", help="optimised step in NCHW")
+    parser.add_argument("--channels-last", action="store_true", help="optimised step in NHWC (train.channels_last)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
@@ -114,7 +114,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     model = Supernet(SupernetConfig(channels=args.channels, cells_per_stage=args.cells), labels.num_classes).to(device).train()
     plain_cfg = TrainConfig(batch_size=args.batch, channels_last=False)  # lr 0.025, momentum 0.9, nesterov, wd 5e-4
-    fast_cfg = TrainConfig(batch_size=args.batch, amp=args.amp, channels_last=not args.no_channels_last)
+    fast_cfg = TrainConfig(batch_size=args.batch, amp=args.amp, channels_last=args.channels_last)
     plain = Variant("plain", copy.deepcopy(model), loader(), plain_cfg, False, device, args.seed)
     fast = Variant("optimised", copy.deepcopy(model), loader(), fast_cfg, True, device, args.seed)
     for variant in (plain, fast):

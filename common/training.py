@@ -63,7 +63,7 @@ class TrainConfig:
     save_every: int = 1  # epoch checkpoints every N epochs; epoch 0 and the last epoch are always kept
     log_every: int = 50  # steps between log lines and TensorBoard points
     amp: Literal["none", "bf16", "fp16"] = "none"  # autocast of the forward pass; fp16 adds a GradScaler
-    # NHWC activations and weights: 1.25x faster steps on CPU, but PyTorch's CPU channels-last BatchNorm
+    # NHWC activations and weights: 1.1-1.25x faster steps on CPU, but PyTorch's CPU channels-last BatchNorm
     # is ~10x less accurate in float32 (gradients 2% off on the NB201 supernet), so off by default
     channels_last: bool = False
 

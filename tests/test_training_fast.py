@@ -47,7 +47,7 @@ def run(optimised: bool, data, dtype, channels_last=False, channels=8, cells=2, 
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     return np.array(losses), paths, model
 
 

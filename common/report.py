@@ -10,14 +10,27 @@ import numpy as np
 from .checkpoint import atomic_write_bytes
 
 
-def scatter_panels(panels: Sequence[dict], path: Path, xlabel: str) -> None:
-    """One scatter panel per dict ``{x, y, title, ylabel, highlight}`` (highlight: index to mark), as PNG."""
+def pyplot():
+    """matplotlib's pyplot on the Agg backend: plots need no display."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2), squeeze=False)
+    return plt
+
+
+def save_png(fig, path: Path, dpi: int = 120, **savefig_kwargs) -> None:
+    """Write ``fig`` to ``path`` as PNG, atomically, and close it."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, **savefig_kwargs)
+    pyplot().close(fig)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def scatter_panels(panels: Sequence[dict], path: Path, xlabel: str) -> None:
+    """One scatter panel per dict ``{x, y, title, ylabel, highlight}`` (highlight: index to mark), as PNG."""
+    fig, axes = pyplot().subplots(1, len(panels), figsize=(5 * len(panels), 4.2), squeeze=False)
     for ax, panel in zip(axes[0], panels):
         x, y = np.asarray(panel["x"]), np.asarray(panel["y"])
         ax.scatter(x, y, s=3, alpha=0.35, linewidths=0, color="tab:blue")
@@ -30,7 +43,4 @@ def scatter_panels(panels: Sequence[dict], path: Path, xlabel: str) -> None:
         ax.set_ylabel(panel["ylabel"])
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120)
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buffer.getvalue())
+    save_png(fig, path)

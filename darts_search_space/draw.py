@@ -7,12 +7,11 @@ concatenated output ``c_{k}`` on the right; every edge is labelled with its op.
 """
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
 from typing import Sequence
 
-from common.checkpoint import atomic_write_bytes
+from common.report import pyplot, save_png
 from common.cli import ArgumentParser, run
 from common.errors import UserError
 
@@ -67,21 +66,13 @@ def _draw_cell(ax, genes: Sequence[int], title: str) -> None:
 
 def draw(arch: Sequence[int], path: Path, title: str = "") -> None:
     """Write the two cells of ``arch`` as a PNG to ``path`` (atomically)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4))
+    fig, axes = pyplot().subplots(1, 2, figsize=(13, 4))
     _draw_cell(axes[0], arch[:NUM_EDGES], "normal cell")
     _draw_cell(axes[1], arch[NUM_EDGES:], "reduction cell")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buffer.getvalue())
+    save_png(fig, path, dpi=110)
 
 
 def main(argv=None) -> None:

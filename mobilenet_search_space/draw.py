@@ -7,12 +7,11 @@ Stages are separated and labelled with their output channels and stride.
 """
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
 from typing import Sequence
 
-from common.checkpoint import atomic_write_bytes
+from common.report import pyplot, save_png
 from common.cli import ArgumentParser, run
 
 from .space import BLOCKS, IDENTITY, STAGES, check, from_str
@@ -22,14 +21,10 @@ KERNEL_COLOURS = {3: "#7fb3d5", 5: "#f5b041", 7: "#ec7063"}
 
 def draw_architecture(arch: Sequence[int], path: str | Path, title: str | None = None) -> None:
     """Write a PNG of ``arch`` to ``path`` (atomically)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
     from matplotlib.patches import Patch, Rectangle
 
     arch = check(arch)
-    fig, ax = plt.subplots(figsize=(14, 3.2))
+    fig, ax = pyplot().subplots(figsize=(14, 3.2))
     x, layer = 0.0, 0
     ax.add_patch(Rectangle((x, -0.4), 0.8, 0.8, color="#bfbfbf"))
     ax.text(x + 0.4, 0, "stem", ha="center", va="center", fontsize=7, rotation=90)
@@ -59,10 +54,7 @@ def draw_architecture(arch: Sequence[int], path: str | Path, title: str | None =
     ax.legend(handles=[Patch(color=c, label=f"kernel {k}") for k, c in KERNEL_COLOURS.items()],
               loc="upper right", fontsize=7, ncol=3, frameon=False)
     ax.set_title(" ".join(str(c) for c in arch) + (f"   ({title})" if title else ""), fontsize=9)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=150, bbox_inches="tight")
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buffer.getvalue())
+    save_png(fig, path, dpi=150, bbox_inches="tight")
 
 
 def main(argv=None) -> None:

@@ -17,6 +17,7 @@ ranks; ``StreamLoader`` shards global batches over ranks exactly as ``InMemoryLo
 from __future__ import annotations
 
 import hashlib
+import logging
 import json
 import pickle
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from .checkpoint import atomic_torch_save
 from .errors import UserError
 from .labels import LabelConfig, LabelGenerator, RandomLabelDataset, build_label_generator
 from .seeding import derive_seed, torch_generator
+
+logger = logging.getLogger("rlnas")
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".tif", ".tiff")
 CIFAR10_STATS = ((125.3 / 255, 123.0 / 255, 113.9 / 255), (63.0 / 255, 62.1 / 255, 66.7 / 255))
@@ -219,6 +222,21 @@ def _decode(files: Sequence[tuple[Path, int]], size: Optional[int]) -> tuple[tor
     return stacked, torch.tensor([label for _, label in files], dtype=torch.int64)
 
 
+def _read_cache(path: Path, count: int) -> Optional[dict]:
+    """The decoded tensors cached at ``path``, or None when absent or unreadable (then decoded again)."""
+    if not path.is_file():
+        return None
+    try:
+        cached = torch.load(path, weights_only=True)
+        if len(cached["images"]) == len(cached["targets"]) == count:
+            return cached
+    except Exception as error:  # a truncated or foreign file: the images are still there to decode
+        logger.warning("ignoring the unreadable image cache %s (%s); decoding again", path, error)
+        return None
+    logger.warning("ignoring the image cache %s: it holds another image count; decoding again", path)
+    return None
+
+
 def _folder_set(folder: Path, cfg: DataConfig, classes: Optional[list[str]] = None) -> tuple[list[str], ImageSet]:
     found, files = _image_files(folder)
     if classes is not None and found != classes:
@@ -228,8 +246,8 @@ def _folder_set(folder: Path, cfg: DataConfig, classes: Optional[list[str]] = No
         listing = "\n".join(f"{p}|{p.stat().st_size}|{p.stat().st_mtime_ns}" for p, _ in files)
         key = hashlib.sha256(f"{cfg.image_size}\n{listing}".encode()).hexdigest()[:20]
         cache = Path(cfg.cache_dir) / f"imagefolder-{key}.pt"
-        if cache.is_file():
-            cached = torch.load(cache, weights_only=True)
+        cached = _read_cache(cache, len(files))
+        if cached is not None:
             return found, ImageSet(cached["images"], cached["targets"], len(found))
     images, targets = _decode(files, cfg.image_size)
     if cache is not None:

@@ -110,6 +110,11 @@ def test_imagefolder_with_train_and_test_and_cache(tmp_path):
     assert len(list((tmp_path / "cache").iterdir())) == 2
     cached = build_datasets(cfg, 0)
     assert torch.equal(cached.train.images, data.train.images)
+    for cache_file in (tmp_path / "cache").iterdir():  # a truncated cache is decoded again, not fatal
+        cache_file.write_bytes(cache_file.read_bytes()[:100])
+    redecoded = build_datasets(cfg, 0)
+    assert torch.equal(redecoded.train.images, data.train.images) and torch.equal(redecoded.test.images, data.test.images)
+    assert all(f.stat().st_size > 100 for f in (tmp_path / "cache").iterdir())  # and rewritten
     resized = build_datasets(DataConfig(dataset="imagefolder", root=str(tmp_path / "data/train"), image_size=4), 0)
     assert resized.train.images.shape == (6, 3, 4, 4) and resized.test is None
     with pytest.raises(UserError, match="folder not found"):

@@ -14,7 +14,9 @@
 - ``params`` (M) and ``flops`` (multiply-adds, M; ``common.flops``).
 
 Each takes the network in training mode (BNs use batch statistics, as a network at step 0 does),
-except where noted, and restores its weights. Larger is better for every proxy.
+except where noted, and restores its weights. Larger is better for every proxy. A network whose
+output ignores its input (an NB201 cell with every path cut) gets jacov's lowest value, and naswot's
+singular kernel (log-determinant -inf) the lowest finite float, so rankings keep it, last.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from torch import nn
 from .flops import count_macs, count_params
 
 PROXIES = ("synflow", "snip", "grad_norm", "jacov", "naswot", "params", "flops")
+LOWEST = -float(np.finfo(np.float64).max)  # stands for -inf, so that rankings keep such networks (last)
 
 
 def _weights(model: nn.Module) -> list[nn.Parameter]:
@@ -68,7 +71,9 @@ def synflow(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) ->
 def jacov(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
     model.train()
     x = x.detach().clone().requires_grad_(True)
-    (jacobian,) = torch.autograd.grad(model(x).sum(), x)
+    (jacobian,) = torch.autograd.grad(model(x).sum(), x, allow_unused=True)
+    if jacobian is None:  # the output ignores the input (e.g. every path cut): no correlation at all
+        jacobian = torch.zeros_like(x)
     jacobian = jacobian.reshape(len(x), -1).double()
     corr = torch.corrcoef(jacobian)
     corr = torch.nan_to_num(corr, nan=0.0)
@@ -117,6 +122,8 @@ def compute_proxies(model: nn.Module, x: torch.Tensor, y: torch.Tensor, names: S
         raise ValueError(f"unknown proxy '{unknown[0]}' (choose from {', '.join(PROXIES)})")
     for name in names:
         value = FUNCTIONS[name](model, x, y)
+        if value == -np.inf:  # naswot of a network that maps every image alike: the lowest finite score
+            value = LOWEST
         result[name] = value if np.isfinite(value) else float("nan")
         model.load_state_dict(state)
     model.zero_grad(set_to_none=True)

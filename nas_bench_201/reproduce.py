@@ -445,7 +445,7 @@ class Study:
                 real = {"cifar10": 10, "cifar100": 100, "imagenet16": 120}[d]
                 panels_acc.append((DATASET_NAMES[d], (counts, acc), real))
                 panels_tau.append((DATASET_NAMES[d], (counts, tau), real))
-                rows += [[DATASET_NAMES[d], n, a, t] for n, a, t in zip(counts, acc, tau)]
+                rows += [[DATASET_NAMES[d], n, f"{a:.2f}", f"{t:.4f}"] for n, a, t in zip(counts, acc, tau)]
             line_plot([{"title": "(a) test accuracy of the architecture found", "xlabel": "random-label classes",
                         "ylabel": "test accuracy (%)", "series": {name: s for name, s, _ in panels_acc},
                         "marks": {name: real for name, _, real in panels_acc}},

@@ -92,3 +92,20 @@ def test_nb201_proxy_params_equal_the_benchmark_parameter_counts(nb201_table_pat
     values = scorer(benchmark_archs()[indices])
     assert values == pytest.approx(table.metric("params_cifar10_M")[indices], abs=1e-6)
     assert set(scorer.cache[next(iter(scorer.cache))]) == set(proxies.PROXIES)  # all proxies memoised at once
+
+
+def test_proxies_of_a_network_that_ignores_its_input_are_finite():
+    # An NB201 cell with every path cut: the output does not depend on the image.
+    class Cut(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.head = nn.Conv2d(3, 2, 1), nn.Linear(2, 3)
+
+        def forward(self, x):
+            return self.head(self.conv(torch.zeros_like(x)).mean(dim=(2, 3)))
+
+    values = compute_proxies(Cut(), torch.randn(4, 3, 5, 5), torch.tensor([0, 1, 2, 0]))
+    n, k = 4, 1e-5
+    assert values["jacov"] == pytest.approx(-n * (math.log(k) + 1 / k))  # the lowest possible score
+    assert values["naswot"] == proxies.LOWEST  # identical codes for every image: a singular kernel
+    assert all(np.isfinite(v) for v in values.values())

@@ -93,3 +93,19 @@ def load_checkpoint(path: str | os.PathLike, space: str | None = None, map_locat
     if space is not None and payload["space"] != space:
         raise UserError(f"{path}: checkpoint of search space '{payload['space']}', expected '{space}'")
     return payload
+
+
+def rng_states() -> dict:
+    """torch's global random states (CPU, and every CUDA device when present), for a checkpoint."""
+    states = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_rng_states(states: dict) -> None:
+    """Undo ``rng_states``: a resumed run draws what the uninterrupted one would have drawn."""
+    if "torch" in states:
+        torch.set_rng_state(states["torch"].cpu())
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([state.cpu() for state in states["cuda"]])

@@ -39,11 +39,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import distributed
-from .checkpoint import FORMAT_VERSION, atomic_write_text, load_checkpoint, save_checkpoint
+from .checkpoint import (FORMAT_VERSION, atomic_write_text, load_checkpoint, restore_rng_states, rng_states,
+                         save_checkpoint)
 from .config import dump_config, to_dict
 from .errors import UserError
 from .seeding import torch_generator
-from .training import TrainConfig, _Progress, _training_signature, build_optimizer, checkpoint_path, learning_rate
+from .training import TrainConfig, _Progress, build_optimizer, check_same_run, checkpoint_path, learning_rate
 
 logger = logging.getLogger("rlnas")
 
@@ -143,14 +144,11 @@ class Retrainer:
     # ------------------------------------------------------------------ checkpoints
 
     def _payload(self, epoch: int) -> dict:
-        rng = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            rng["cuda"] = torch.cuda.get_rng_state_all()
         return {"format": FORMAT_VERSION, "space": self.space, "config": self.config, "epoch": epoch,
                 "global_step": self.global_step, "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": {"schedule": self.cfg.schedule, "lr": self.optimizer.param_groups[0]["lr"]},
-                "rng": rng, "history": json.dumps(self.history)}
+                "rng": rng_states(), "history": json.dumps(self.history)}
 
     def _save(self, epoch: int) -> None:
         if self.rank != 0:
@@ -170,16 +168,10 @@ class Retrainer:
         if not path.exists():
             return 0
         payload = load_checkpoint(path, space=self.space, map_location=self.device)
-        if _training_signature(payload["config"]) != _training_signature(self.config):
-            raise UserError(f"{self.run_dir}: holds a run with a different training config; "
-                            "use another --run-dir (nothing was changed)")
+        check_same_run(payload["config"], self.config, self.run_dir)
         self.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
-        rng = payload.get("rng", {})
-        if "torch" in rng:
-            torch.set_rng_state(rng["torch"].cpu())
-        if "cuda" in rng and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([state.cpu() for state in rng["cuda"]])
+        restore_rng_states(payload.get("rng", {}))
         self.global_step = int(payload.get("global_step", 0))
         self.history = json.loads(payload.get("history", "[]"))
         return int(payload["epoch"])

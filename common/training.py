@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import distributed
-from .checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
+from .checkpoint import FORMAT_VERSION, load_checkpoint, restore_rng_states, rng_states, save_checkpoint
 from .config import dump_config, from_dict, to_dict
 from .errors import UserError
 from .seeding import numpy_rng
@@ -173,6 +173,13 @@ def _training_signature(config: dict, schema: Optional[type] = None) -> dict:
     return signature
 
 
+def check_same_run(saved_config: dict, config: dict, run_dir: Path, schema: Optional[type] = None) -> None:
+    """Refuse to resume a run directory that holds a run of another training config."""
+    if _training_signature(saved_config, schema) != _training_signature(config, schema):
+        raise UserError(f"{run_dir}: holds a run with a different training config; "
+                        "use another --run-dir (nothing was changed)")
+
+
 class _Progress:
     """tqdm on a terminal, periodic log lines otherwise."""
 
@@ -230,15 +237,12 @@ class SupernetTrainer:
     # ------------------------------------------------------------------ checkpoints
 
     def _payload(self, epoch: int) -> dict:
-        rng = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            rng["cuda"] = torch.cuda.get_rng_state_all()
         payload = {
             "format": FORMAT_VERSION, "space": self.space, "config": self.config, "epoch": epoch,
             "global_step": self.global_step, "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": {"schedule": self.cfg.schedule, "lr": self.optimizer.param_groups[0]["lr"]},
-            "rng": rng,
+            "rng": rng_states(),
         }
         if self.scaler.is_enabled():
             payload["scaler"] = self.scaler.state_dict()
@@ -265,19 +269,13 @@ class SupernetTrainer:
         else:
             return -1
         payload = load_checkpoint(candidate, space=self.space, map_location=self.device)
-        if _training_signature(payload["config"], self.schema) != _training_signature(self.config, self.schema):
-            raise UserError(f"{self.run_dir}: holds a run with a different training config; "
-                            "use another --run-dir (nothing was changed)")
+        check_same_run(payload["config"], self.config, self.run_dir, self.schema)
         self.model.load_state_dict(payload["model"])
         if payload.get("optimizer"):
             self.optimizer.load_state_dict(payload["optimizer"])
         if payload.get("scaler") and self.scaler.is_enabled():
             self.scaler.load_state_dict(payload["scaler"])
-        rng = payload.get("rng", {})
-        if "torch" in rng:
-            torch.set_rng_state(rng["torch"].cpu())
-        if "cuda" in rng and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([state.cpu() for state in rng["cuda"]])
+        restore_rng_states(payload.get("rng", {}))
         self.global_step = int(payload.get("global_step", 0))
         return int(payload["epoch"])
 

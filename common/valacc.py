@@ -14,6 +14,7 @@ trained on ground truth and ``random`` otherwise (the paper's method C).
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from typing import Callable, Literal, Optional, Sequence
 
@@ -23,6 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .bn import recalibrate_bn
+
+logger = logging.getLogger("rlnas")
 
 
 @dataclass
@@ -57,6 +60,7 @@ class SubnetAccuracy:
         self.batch_size = batch_size
         self.metric = metric
         self.cache: dict[str, float] = {}
+        self.evaluated = 0
         digest = hashlib.sha256()
         for tensor in model.state_dict().values():
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
@@ -85,6 +89,9 @@ class SubnetAccuracy:
         if key not in self.cache:
             accuracy, loss = self.evaluate(arch)
             self.cache[key] = accuracy if self.metric == "accuracy" else -loss
+            self.evaluated += 1
+            if self.evaluated % 25 == 0:  # long scorings (a tau over many architectures) show progress
+                logger.info("val_acc: %d architectures evaluated", self.evaluated)
         return self.cache[key]
 
     def __call__(self, archs) -> np.ndarray:

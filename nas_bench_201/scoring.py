@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,8 @@ from common.training import resolve_device
 from .angle import scorer_from_checkpoints
 from .model import build_model
 from .space import to_str
+
+logger = logging.getLogger("rlnas")
 
 
 class ProxyScorer:
@@ -39,6 +43,7 @@ class ProxyScorer:
         self.y = datasets.train.targets[pick].to(self.device)
         self.num_classes = datasets.num_classes
         self.cache: dict[str, dict[str, float]] = {}
+        self.started = time.perf_counter()
         self._digest = hashlib.sha256(f"proxy|{cfg.seed}|{cfg.model}|{self.x.sum().item()!r}".encode()).hexdigest()[:16]
 
     @property
@@ -57,6 +62,9 @@ class ProxyScorer:
             torch.manual_seed(derive_seed(self.cfg.seed, "proxy", "init"))
             model = build_model(arch, self.num_classes, self.cfg.model.channels, self.cfg.model.cells_per_stage).to(self.device)
             self.cache[key] = compute_proxies(model, self.x, self.y)
+            if len(self.cache) % 25 == 0:
+                logger.info("proxies: %d architectures scored (%.1f s each)", len(self.cache),
+                            (time.perf_counter() - self.started) / len(self.cache))
         return self.cache[key]
 
     def __call__(self, archs) -> np.ndarray:

@@ -1,13 +1,14 @@
-"""Plots and tables for reports (matplotlib without a display)."""
+"""Reports: mean +- std cells, markdown tables, CSV files, and PNG plots (matplotlib without a display)."""
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
-from .checkpoint import atomic_write_bytes
+from .checkpoint import atomic_write_bytes, atomic_write_text
 
 
 def pyplot():
@@ -42,5 +43,75 @@ def scatter_panels(panels: Sequence[dict], path: Path, xlabel: str) -> None:
         ax.set_xlabel(xlabel)
         ax.set_ylabel(panel["ylabel"])
         ax.grid(alpha=0.3)
+    fig.tight_layout()
+    save_png(fig, path)
+
+
+def mean_std(values: Sequence[float], digits: int = 2) -> str:
+    """``93.45+-0.11``: mean and population standard deviation (ddof 0) over seeds; one value: plain."""
+    values = [v for v in values if v is not None and np.isfinite(v)]
+    if not values:
+        return "n/a"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{np.mean(values):.{digits}f}+-{np.std(values):.{digits}f}"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
+    def cell(value) -> str:
+        if isinstance(value, float):
+            return f"{value:.4f}" if np.isfinite(value) else "n/a"
+        return "" if value is None else str(value)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    atomic_write_text(Path(path), buffer.getvalue())
+
+
+def line_plot(panels: Sequence[dict], path: Path) -> None:
+    """One panel per dict ``{title, xlabel, ylabel, series: {name: (x, y)}, marks: {name: x}}``."""
+    fig, axes = pyplot().subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        for name, (x, y) in panel["series"].items():
+            ax.plot(x, y, marker="o", markersize=3, label=name)
+        for name, x in (panel.get("marks") or {}).items():
+            ax.axvline(x, color="tab:red", linestyle=":", alpha=0.6)
+        if all(float(v).is_integer() for x, _ in panel["series"].values() for v in x):
+            from matplotlib.ticker import MaxNLocator
+
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs, class counts
+        ax.set_title(panel["title"])
+        ax.set_xlabel(panel["xlabel"])
+        ax.set_ylabel(panel["ylabel"])
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_png(fig, path)
+
+
+def bar_plot(values: Mapping[str, Mapping[str, float]], path: Path, ylabel: str, title: str) -> None:
+    """Grouped bars: ``values[group][series]`` (e.g. tau per method, one group per dataset)."""
+    groups = list(values)
+    series = list(dict.fromkeys(name for group in values.values() for name in group))
+    width = 0.8 / max(len(series), 1)
+    fig, ax = pyplot().subplots(figsize=(max(5, 1.2 * len(groups) * max(len(series), 1) * 0.6 + 2), 4))
+    for k, name in enumerate(series):
+        heights = [values[g].get(name, np.nan) for g in groups]
+        ax.bar(np.arange(len(groups)) + k * width - 0.4 + width / 2, heights, width, label=name)
+    ax.set_xticks(np.arange(len(groups)))
+    ax.set_xticklabels(groups)
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     save_png(fig, path)

@@ -21,8 +21,7 @@ from common.checkpoint import atomic_write_text
 from common.cli import parse_stage, run, stage_parser
 from common.correlation import correlate
 from common.errors import UserError
-from common.report import scatter_panels
-from common.tables import line_plot, write_csv
+from common.report import line_plot, scatter_panels, write_csv
 
 from .angles import all_angles, write_angles_csv
 from .benchmark import DATASETS, BenchmarkTable

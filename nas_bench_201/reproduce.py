@@ -34,9 +34,8 @@ from common.config import load_config, to_dict
 from common.correlation import correlate
 from common.proxies import PROXIES
 from common.errors import UserError
-from common.report import scatter_panels
 from common.seeding import derive_seed
-from common.tables import bar_plot, line_plot, markdown_table, mean_std, write_csv
+from common.report import bar_plot, line_plot, markdown_table, mean_std, scatter_panels, write_csv
 from common.training import checkpoint_path, train_supernet
 
 from .angle import scorer_from_checkpoints

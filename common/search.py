@@ -14,6 +14,7 @@ from .evaluation import Evaluator, evaluate
 from .evaluation.config import AMQPConfig
 from .evolution import EvolutionConfig, EvolutionSearch, SearchResult, ranked
 from .seeding import derive_seed
+from .training import checkpoint_path
 from .valacc import ValAccConfig
 
 
@@ -83,6 +84,13 @@ def run_strategy(space, evaluator: Evaluator, cfg: SearchConfig, seed: int, stat
         raise UserError(f"search.strategy: the {space.name} space is too large to rank exhaustively")
     archs = [arch for arch in space.all_archs() if constraint is None or constraint(arch)]
     return score_all(evaluator, archs, cfg.report_top)
+
+
+def checkpoints(cfg: SearchConfig, run_dir: Path) -> tuple[Path, Path]:
+    """The (initial, trained) checkpoints a search scores with: the config's, or the run directory's."""
+    init = Path(cfg.init_checkpoint) if cfg.init_checkpoint else checkpoint_path(run_dir, 0)
+    trained = Path(cfg.trained_checkpoint) if cfg.trained_checkpoint else checkpoint_path(run_dir, "last")
+    return init, trained
 
 
 def result_document(result: SearchResult, cfg: SearchConfig, describe: Callable[[str], dict]) -> dict:

@@ -24,8 +24,7 @@ from common.cli import parse_stage, run, stage_parser
 from common.config import dump_config
 from common.errors import UserError
 from common.evaluation import build_evaluator
-from common.search import SearchConfig, result_document, run_strategy
-from common.training import checkpoint_path
+from common.search import checkpoints, result_document, run_strategy
 
 from .angle import scorer_from_checkpoints
 from .config import FlopsConfig, MobileNetConfig
@@ -34,12 +33,6 @@ from .flops_table import FlopsTable, table_for
 from .space import MobileNetSpace, describe, from_str
 
 logger = logging.getLogger("rlnas")
-
-
-def checkpoints(cfg: SearchConfig, run_dir: Path) -> tuple[Path, Path]:
-    init = Path(cfg.init_checkpoint) if cfg.init_checkpoint else checkpoint_path(run_dir, 0)
-    trained = Path(cfg.trained_checkpoint) if cfg.trained_checkpoint else checkpoint_path(run_dir, "last")
-    return init, trained
 
 
 def score_archs(scorer: AngleScorer, archs: Sequence[Sequence[int]]) -> np.ndarray:

@@ -17,8 +17,7 @@ from common.checkpoint import atomic_write_text, load_checkpoint
 from common.cli import parse_stage, run, stage_parser
 from common.config import dump_config
 from common.evaluation import build_evaluator
-from common.search import SearchConfig, result_document, run_strategy
-from common.training import checkpoint_path
+from common.search import checkpoints, result_document, run_strategy
 
 from .benchmark import BenchmarkTable, find_table
 from .config import NB201Config
@@ -27,12 +26,6 @@ from .scoring import build_scorer
 from .space import NAME, NASBench201Space, from_str, index_of
 
 logger = logging.getLogger("rlnas")
-
-
-def checkpoints(cfg: SearchConfig, run_dir: Path) -> tuple[Path, Path]:
-    init = Path(cfg.init_checkpoint) if cfg.init_checkpoint else checkpoint_path(run_dir, 0)
-    trained = Path(cfg.trained_checkpoint) if cfg.trained_checkpoint else checkpoint_path(run_dir, "last")
-    return init, trained
 
 
 def load_table(cfg: NB201Config) -> BenchmarkTable | None:

@@ -116,7 +116,7 @@ def _fields(document: dict, kind: str, types: dict) -> dict:
     expected = {"v", "kind", *types}
     if set(document) != expected:
         extra, missing = sorted(set(document) - expected), sorted(expected - set(document))
-        raise ProtocolError(f"wrong schema: " + "; ".join(
+        raise ProtocolError("wrong schema: " + "; ".join(
             part for part in (f"unknown fields {extra}" if extra else "", f"missing fields {missing}" if missing else "") if part))
     values = {}
     for name, allowed in types.items():

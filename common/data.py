@@ -98,7 +98,7 @@ class DataConfig:
     valid_size: int = 0  # or: this many training images held out by a seeded split (e.g. 50000 on ImageNet)
     split_file: Optional[str] = None  # NB201 split file with train/valid indices (overrides valid_fraction)
     split_seed: Optional[int] = None  # None: the experiment seed
-    max_train_images: Optional[int] = None  # keep only the first N training images (quick runs)
+    max_train_images: Optional[int] = None  # keep a seeded N of the training images (quick runs)
     image_size: Optional[int] = None  # imagefolder: resize to this square size; None: native size
     cache_dir: Optional[str] = None  # imagefolder: cache of the decoded tensors
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -343,6 +343,15 @@ def holdout_split(n: int, cfg: DataConfig, seed: int) -> tuple[torch.Tensor, Opt
     return order[:cut].sort().values, order[cut:].sort().values
 
 
+def train_subset(count: int, cfg: DataConfig, seed: int) -> Optional[torch.Tensor]:
+    """Sorted positions of a seeded ``data.max_train_images`` of ``count`` training images (None: all).
+    Seeded, not the first N: image folders list their files class by class."""
+    if cfg.max_train_images is None or cfg.max_train_images >= count:
+        return None
+    order = torch.randperm(count, generator=torch_generator(seed, "max_train_images"))
+    return order[:cfg.max_train_images].sort().values
+
+
 def _channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
     sample = images[: 20000].to(torch.float64) / 255
     return tuple(sample.mean(dim=(0, 2, 3)).tolist()), tuple(sample.std(dim=(0, 2, 3)).tolist())
@@ -368,8 +377,9 @@ def build_datasets(cfg: DataConfig, seed: int) -> Datasets:
     if cfg.num_classes is not None and cfg.num_classes != train.num_classes:
         raise UserError(f"data.num_classes: {cfg.num_classes}, but {cfg.dataset} has {train.num_classes} classes")
     train, valid = _split(train, cfg, seed)
-    if cfg.max_train_images is not None:
-        train = train.subset(torch.arange(min(cfg.max_train_images, len(train))))
+    subset = train_subset(len(train), cfg, seed)
+    if subset is not None:
+        train = train.subset(subset)
     mean = tuple(cfg.augment.mean) if cfg.augment.mean is not None else tuple(mean)
     std = tuple(cfg.augment.std) if cfg.augment.std is not None else tuple(std)
     return Datasets(train, valid, test, train.num_classes, mean, std)
@@ -588,8 +598,9 @@ def build_image_folders(cfg: DataConfig, seed: int) -> ImageFolders:
         raise UserError(f"data.num_classes: {cfg.num_classes}, but {root / 'train'} has {len(train_folder.classes)} classes")
     train_transform, eval_transform = imagenet_transforms(cfg)
     kept, held_out = holdout_split(len(train_folder), cfg, seed)
-    if cfg.max_train_images is not None:
-        kept = kept[:cfg.max_train_images]
+    subset = train_subset(len(kept), cfg, seed)
+    if subset is not None:
+        kept = kept[subset]
     test = None
     if (root / "val").is_dir():
         val_folder = scan(root / "val")

@@ -71,7 +71,8 @@ def test_synthetic_is_deterministic_and_split_is_seeded(tmp_path):
     assert torch.equal(torch.cat([first.train.images, first.valid.images]).sum(0),
                        torch.cat([other.train.images, other.valid.images]).sum(0))  # same images, other split
     assert not torch.equal(first.valid.images, other.valid.images)
-    assert len(build_datasets(DataConfig(max_train_images=100), 0).train) == 100
+    capped = build_datasets(DataConfig(max_train_images=100), 0).train
+    assert len(capped) == 100 and torch.equal(capped.images, build_datasets(DataConfig(max_train_images=100), 0).train.images)
     no_test = build_datasets(DataConfig(synthetic=SyntheticConfig(num_images=8, num_test_images=0)), 0)
     assert len(no_test.train) == 8 and len(no_test.test) == 0
 
@@ -182,3 +183,10 @@ def test_offline_cifar10_image_folder(cifar10_folder, tmp_path):
     assert (len(data.train), len(data.valid), len(data.test)) == (25000, 25000, 10000)
     assert data.train.images.shape[1:] == (3, 32, 32) and data.num_classes == 10
     assert torch.equal(torch.bincount(torch.cat([data.train.targets, data.valid.targets])), torch.full((10,), 5000))
+
+
+def test_max_train_images_draws_from_every_class_of_a_sorted_folder(tmp_path):
+    write_folder(tmp_path / "data", per_class=6)  # files are listed class by class
+    data = build_datasets(DataConfig(dataset="imagefolder", root=str(tmp_path / "data"), max_train_images=6), 0)
+    assert len(data.train) == 6 and set(data.train.targets.tolist()) == {0, 1}  # the first 6 would be class 0 only
+

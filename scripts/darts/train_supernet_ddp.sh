@@ -4,13 +4,4 @@
 # runs  torchrun --standalone --nproc_per_node=NPROC -m darts_search_space.train_supernet --config CONFIG ...
 # train.batch_size is the global batch (split over the NPROC processes); only rank 0 writes.
 # Several machines: call torchrun yourself with --nnodes/--rdzv-endpoint and the same module.
-set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/../env.sh"
-if [ $# -lt 2 ] || ! [[ "$1" =~ ^[1-9][0-9]*$ ]]; then
-    echo "usage: $0 NPROC CONFIG [--set key=value ...] [--run-dir DIR]" >&2
-    exit 2
-fi
-nproc="$1"
-config="$2"
-shift 2
-exec torchrun --standalone --nproc_per_node="$nproc" -m darts_search_space.train_supernet --config "$config" "$@"
+exec bash "$(dirname "${BASH_SOURCE[0]}")/../torchrun.sh" darts_search_space.train_supernet "$@"

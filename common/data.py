@@ -459,18 +459,11 @@ def rank_slice(size: int, rank: int, world_size: int) -> slice:
     return slice(start, start + base + (rank < extra))
 
 
-class InMemoryLoader:
-    """Batches of an ImageSet: shuffled, labelled, augmented on ``device``; no per-image Python work.
+class _ShardedBatches:
+    """The batch plan shared by the loaders: ``global_batches`` of ``batch_size * world_size`` images
+    drawn from ``(seed, epoch)``, of which rank ``rank`` takes its ``rank_slice``."""
 
-    With ``world_size > 1`` it yields rank ``rank``'s part (``rank_slice``) of each global batch of
-    ``batch_size * world_size`` images (``global_batches``); every rank gets the same number of batches.
-    The augmentation of an image does not depend on the rank that reads it: the draws are made for
-    the whole global batch from one ``(seed, epoch)`` stream and each rank keeps its part, so the
-    ranks together see exactly the batches of a single process with the global batch size.
-    """
-
-    def __init__(self, data: ImageSet, batch_size: int, *, labels: Optional[Callable[[torch.Tensor, int], torch.Tensor]] = None,
-                 shuffle: bool = True, drop_last: bool = False, augment: Optional[BatchAugment] = None,
+    def __init__(self, data, batch_size: int, *, shuffle: bool = True, drop_last: bool = False,
                  device: str | torch.device = "cpu", seed: int = 0, rank: int = 0, world_size: int = 1,
                  even_shards: bool = False):
         if batch_size < 1:
@@ -479,17 +472,13 @@ class InMemoryLoader:
             raise ValueError(f"rank {rank} outside world of size {world_size}")
         self.data = data
         self.batch_size = batch_size
-        self.labels = labels
         self.shuffle = shuffle
         self.drop_last = drop_last
-        self.augment = augment
         self.device = torch.device(device)
         self.seed = seed
         self.rank = rank
         self.world_size = world_size
         self.even_shards = even_shards
-        if self.device.type == "cuda":  # uint8 images are small: keep them on the GPU, index there
-            self.data = ImageSet(data.images.to(self.device), data.targets, data.num_classes)
 
     def __len__(self) -> int:
         return _num_batches(len(self.data), self.batch_size, self.world_size, self.drop_last, self.even_shards)
@@ -500,8 +489,27 @@ class InMemoryLoader:
                               even_shards=self.even_shards)
 
     def indices(self, epoch: int) -> list[torch.Tensor]:
-        """This rank's batches of image indices for ``epoch``."""
+        """This rank's batches of indices for ``epoch``."""
         return [chunk[rank_slice(len(chunk), self.rank, self.world_size)] for chunk in self._global(epoch)]
+
+
+class InMemoryLoader(_ShardedBatches):
+    """Batches of an ImageSet: shuffled, labelled, augmented on ``device``; no per-image Python work.
+
+    With ``world_size > 1`` it yields rank ``rank``'s part (``rank_slice``) of each global batch of
+    ``batch_size * world_size`` images (``global_batches``); every rank gets the same number of batches.
+    The augmentation of an image does not depend on the rank that reads it: the draws are made for
+    the whole global batch from one ``(seed, epoch)`` stream and each rank keeps its part, so the
+    ranks together see exactly the batches of a single process with the global batch size.
+    """
+
+    def __init__(self, data: ImageSet, batch_size: int, *, labels: Optional[Callable[[torch.Tensor, int], torch.Tensor]] = None,
+                 augment: Optional[BatchAugment] = None, device: str | torch.device = "cpu", **batching):
+        super().__init__(data, batch_size, device=device, **batching)
+        self.labels = labels
+        self.augment = augment
+        if self.device.type == "cuda":  # uint8 images are small: keep them on the GPU, index there
+            self.data = ImageSet(data.images.to(self.device), data.targets, data.num_classes)
 
     def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         generator = torch_generator(self.seed, "augment", epoch, 0) if self.augment is not None else None
@@ -619,7 +627,7 @@ def _num_batches(n: int, batch_size: int, world_size: int, drop_last: bool, even
     return full + (1 if rest else 0)
 
 
-class StreamLoader:
+class StreamLoader(_ShardedBatches):
     """Batches of a map-style dataset (e.g. ``FolderImages``, optionally wrapped in a
     ``RandomLabelDataset``) read by a torch DataLoader with workers, on ``device``.
 
@@ -627,33 +635,9 @@ class StreamLoader:
     so rank r reads its shard of every global batch, and ``len`` is the same on all ranks.
     """
 
-    def __init__(self, dataset, batch_size: int, *, shuffle: bool = True, drop_last: bool = False,
-                 device: str | torch.device = "cpu", seed: int = 0, rank: int = 0, world_size: int = 1,
-                 even_shards: bool = False, num_workers: int = 4):
-        if batch_size < 1:
-            raise ValueError("batch_size must be positive")
-        if not 0 <= rank < world_size:
-            raise ValueError(f"rank {rank} outside world of size {world_size}")
-        self.data = dataset
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.drop_last = drop_last
-        self.device = torch.device(device)
-        self.seed = seed
-        self.rank = rank
-        self.world_size = world_size
-        self.even_shards = even_shards
+    def __init__(self, dataset, batch_size: int, *, num_workers: int = 4, **batching):
+        super().__init__(dataset, batch_size, **batching)
         self.num_workers = num_workers
-
-    def __len__(self) -> int:
-        return _num_batches(len(self.data), self.batch_size, self.world_size, self.drop_last, self.even_shards)
-
-    def indices(self, epoch: int) -> list[torch.Tensor]:
-        """This rank's batches of dataset indices for ``epoch``."""
-        chunks = global_batches(len(self.data), self.batch_size * self.world_size, seed=self.seed, epoch=epoch,
-                                shuffle=self.shuffle, drop_last=self.drop_last, world_size=self.world_size,
-                                even_shards=self.even_shards)
-        return [chunk[rank_slice(len(chunk), self.rank, self.world_size)] for chunk in chunks]
 
     def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         dataset = self.data

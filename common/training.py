@@ -35,6 +35,7 @@ from torch import nn
 
 from . import distributed
 from .checkpoint import FORMAT_VERSION, load_checkpoint, restore_rng_states, rng_states, save_checkpoint
+from .cli import parse_stage, stage_parser
 from .config import dump_config, from_dict, to_dict
 from .errors import UserError
 from .seeding import numpy_rng
@@ -392,3 +393,18 @@ def train_supernet(config, space: str, build_supernet: Callable[[int], nn.Module
             trainer = None  # the DDP wrapper must go before its process group (else gloo may abort at exit)
             gc.collect()
             distributed.cleanup(wait=finished)
+
+
+def supernet_stage(prog: str, description: str, schema: type, space: str,
+                   build_supernet: Callable[[object, int], nn.Module], argv=None) -> int:
+    """The ``train_supernet`` entry point of a space: parse ``--config``/``--set``/``--run-dir``, train.
+
+    ``build_supernet(cfg, num_classes)`` returns the space's supernet for the parsed config.
+    """
+    parser = stage_parser(prog, description)
+    parser.add_argument("--stop-after-epoch", type=int, default=None,
+                        help="stop after this epoch (resume later with the same command)")
+    args, cfg, run_dir = parse_stage(parser, schema, argv)
+    return train_supernet(cfg, space, lambda num_classes: build_supernet(cfg, num_classes), run_dir,
+                          args.stop_after_epoch)
+

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 
-from common.cli import parse_stage, run, stage_parser
-from common.training import train_supernet
+from common.cli import run
+from common.training import supernet_stage
 
 from .config import DartsConfig
 from .space import NAME
@@ -18,12 +18,8 @@ from .supernet import build_supernet
 
 
 def main(argv=None) -> None:
-    parser = stage_parser("python -m darts_search_space.train_supernet", __doc__.splitlines()[0])
-    parser.add_argument("--stop-after-epoch", type=int, default=None,
-                        help="stop after this epoch (resume later with the same command)")
-    args, cfg, run_dir = parse_stage(parser, DartsConfig, argv)
-    train_supernet(cfg, NAME, lambda num_classes: build_supernet(cfg.model, num_classes), run_dir,
-                   args.stop_after_epoch)
+    supernet_stage("python -m darts_search_space.train_supernet", __doc__.splitlines()[0], DartsConfig, NAME,
+                   lambda cfg, num_classes: build_supernet(cfg.model, num_classes), argv)
 
 
 if __name__ == "__main__":

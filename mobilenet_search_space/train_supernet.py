@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import sys
 
-from common.cli import parse_stage, run, stage_parser
-from common.training import train_supernet
+from common.cli import run
+from common.training import supernet_stage
 
 from .config import MobileNetConfig
 from .space import NAME
@@ -19,12 +19,8 @@ from .supernet import build_supernet
 
 
 def main(argv=None) -> None:
-    parser = stage_parser("python -m mobilenet_search_space.train_supernet", __doc__.splitlines()[0])
-    parser.add_argument("--stop-after-epoch", type=int, default=None,
-                        help="stop after this epoch (resume later with the same command)")
-    args, cfg, run_dir = parse_stage(parser, MobileNetConfig, argv)
-    train_supernet(cfg, NAME, lambda num_classes: build_supernet(cfg.model, num_classes), run_dir,
-                   args.stop_after_epoch)
+    supernet_stage("python -m mobilenet_search_space.train_supernet", __doc__.splitlines()[0], MobileNetConfig, NAME,
+                   lambda cfg, num_classes: build_supernet(cfg.model, num_classes), argv)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ over *atoms* ``k``, with ``m_k(a)`` the number of times atom ``k`` occurs in ``V
 group of parameter tensors and/or constant blocks (pooling kernels, identity matrices) that always
 occur together. A search space says which atoms exist (``Atom`` list) and how often each occurs in
 each architecture (a counts matrix); this module computes the statistics once (float64) and scores
-any number of architectures with one matrix product. ``naive_angle`` is the literal definition
+any number of architectures at once as ``counts x stats``. ``naive_angle`` is the literal definition
 (concatenate, then cosine) kept for tests.
 """
 from __future__ import annotations

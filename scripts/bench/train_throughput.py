@@ -52,7 +52,7 @@ class Variant:
         self.model.optimised = optimised
         if optimised and cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.optimizer = build_optimizer(self.model, cfg)
+        self.optimizer = build_optimizer(self.model, cfg, foreach=optimised)  # plain: the per-parameter loop
         self.scaler = grad_scaler(device, cfg.amp)
         self.stream = endless_batches(loader)
         self.paths = numpy_rng(seed, "paths", 0)

@@ -34,7 +34,7 @@ def run(optimised: bool, data, dtype, channels_last=False, channels=8, cells=2, 
     cfg = TrainConfig(lr=0.05, channels_last=channels_last)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(model, cfg)
+    optimizer = build_optimizer(model, cfg, foreach=optimised)  # plain: the per-parameter SGD loop
     rng = numpy_rng(0, "paths", 0)
     losses, paths = [], []
     for images, labels in data[:steps]:

@@ -272,41 +272,10 @@ def retrain(config, space: str, build_model: Callable[[int], nn.Module], run_dir
         distributed.cleanup()
 
 
-def _loaders(config, batch: int, device: torch.device, rank: int, world_size: int):
-    """``(train loader, evaluation loader, num_classes, (train images, evaluation images))`` with the
-    true labels; the evaluation set is the test split, else the held-out validation split."""
-    data, train = config.data, config.train
-    # Under DDP every rank must take the same number of steps: the last partial batch is dropped.
-    drop_last = train.drop_last or world_size > 1
-    if data.dataset == "imagenet":  # streamed from disk with per-image augmentation in workers
-        from .data import StreamLoader, build_image_folders
-
-        folders = build_image_folders(data, config.seed)
-        held_out = folders.test if folders.test is not None else folders.valid
-        if held_out is None:
-            raise UserError(f"data.root: {data.root} has no val/ folder and data.valid_size is 0: nothing to evaluate on")
-        common = dict(device=device, seed=config.seed, rank=rank, world_size=world_size,
-                      num_workers=data.imagenet.num_workers)
-        return (StreamLoader(folders.train, batch, shuffle=True, drop_last=drop_last, **common),
-                StreamLoader(held_out, train.eval_batch_size, shuffle=False, **common),
-                folders.num_classes, (len(folders.train), len(held_out)))
-    from .data import BatchAugment, InMemoryLoader, build_datasets
-
-    datasets = build_datasets(data, config.seed)
-    held_out = datasets.test if datasets.test is not None and len(datasets.test) else datasets.valid
-    if held_out is None or not len(held_out):
-        raise UserError(f"data: {data.dataset} has no test or validation images to evaluate on")
-    augment = BatchAugment(datasets.mean, datasets.std, data.augment.crop_padding, data.augment.flip)
-    common = dict(device=device, seed=config.seed, rank=rank, world_size=world_size)
-    return (InMemoryLoader(datasets.train, batch, shuffle=True, drop_last=drop_last, augment=augment, **common),
-            InMemoryLoader(held_out, train.eval_batch_size, shuffle=False, augment=BatchAugment(datasets.mean, datasets.std),
-                           **common),
-            datasets.num_classes, (len(datasets.train), len(held_out)))
-
-
 def _retrain(config, space, build_model, run_dir: Path, stop_after_epoch) -> dict:
     from torch.utils.tensorboard import SummaryWriter
 
+    from .data import build_loaders
     from .seeding import derive_seed
 
     device = distributed.device(config.device)
@@ -315,8 +284,12 @@ def _retrain(config, space, build_model, run_dir: Path, stop_after_epoch) -> dic
         from .cli import setup_logging
 
         setup_logging(run_dir, rank)  # only rank 0 logs INFO lines and writes log.txt
-    batch = distributed.per_rank(config.train.batch_size)
-    train_loader, eval_loader, num_classes, sizes = _loaders(config, batch, device, rank, world_size)
+    # Under DDP every rank must take the same number of steps: the last partial batch is dropped.
+    loaders = build_loaders(config.data, config.seed, distributed.per_rank(config.train.batch_size),
+                            eval_batch_size=config.train.eval_batch_size, device=device,
+                            drop_last=config.train.drop_last or world_size > 1, rank=rank, world_size=world_size)
+    train_loader, eval_loader, num_classes = loaders.train, loaders.evaluation, loaders.num_classes
+    sizes = len(train_loader.data), len(eval_loader.data)
     torch.manual_seed(derive_seed(config.seed, "init"))
     model = build_model(num_classes).to(device)
     logger.info("retrain: %d process(es), %s, %d training / %d evaluation images, %.2fM parameters, device %s",

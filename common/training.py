@@ -365,7 +365,7 @@ def train_supernet(config, space: str, build_supernet: Callable[[int], nn.Module
     """
     from torch.utils.tensorboard import SummaryWriter
 
-    from .data import build_training_data
+    from .data import build_loaders
     from .seeding import derive_seed
 
     started_here = distributed.init()
@@ -377,8 +377,9 @@ def train_supernet(config, space: str, build_supernet: Callable[[int], nn.Module
             from .cli import setup_logging
 
             setup_logging(Path(run_dir), rank)  # only rank 0 logs INFO lines and writes log.txt
-        loader, labels = build_training_data(config.data, config.labels, config.seed, distributed.per_rank(config.train.batch_size),
-                                             device=device, drop_last=config.train.drop_last, rank=rank, world_size=world)
+        loaders = build_loaders(config.data, config.seed, distributed.per_rank(config.train.batch_size), labels=config.labels,
+                                device=device, drop_last=config.train.drop_last, rank=rank, world_size=world)
+        loader, labels = loaders.train, loaders.labels
         logger.info("data: %s, %d training images, labels '%s' over %d classes, device %s%s", config.data.dataset,
                     len(labels), config.labels.mode, labels.num_classes, device,
                     f", {world} processes (global batch {config.train.batch_size})" if world > 1 else "")

@@ -1,0 +1,194 @@
+"""Bad input through every entry point: one stderr line, exit code 2, no traceback, nothing written.
+
+Each case runs a real command in a subprocess from a scratch folder and compares the folder (and the
+files the case points at) before and after. A new entry point joins by one line in ``ENTRY_POINTS``:
+it then gets every generic case; ``CASES`` holds the cases specific to one command.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
+
+# name -> (command, takes --config). Modules run as ``python -m``; ``.sh`` names are the wrappers.
+ENTRY_POINTS: dict[str, tuple[list[str], bool]] = {
+    "nb201.train_supernet": (["-m", "nas_bench_201.train_supernet"], True),
+    "nb201.search": (["-m", "nas_bench_201.search"], True),
+    "nb201.worker": (["-m", "nas_bench_201.worker"], True),
+    "nb201.correlation": (["-m", "nas_bench_201.correlation"], True),
+    "nb201.pipeline": (["-m", "nas_bench_201.pipeline"], True),
+    "nb201.angles": (["-m", "nas_bench_201.angles"], False),
+    "nb201.info": (["-m", "nas_bench_201.info"], False),
+    "nb201.convert_benchmark": (["-m", "nas_bench_201.convert_benchmark"], False),
+    "nb201.reproduce": (["-m", "nas_bench_201.reproduce"], False),
+    "darts.train_supernet": (["-m", "darts_search_space.train_supernet"], True),
+    "darts.search": (["-m", "darts_search_space.search"], True),
+    "darts.worker": (["-m", "darts_search_space.worker"], True),
+    "darts.retrain": (["-m", "darts_search_space.retrain"], True),
+    "darts.flops": (["-m", "darts_search_space.flops"], False),
+    "darts.draw": (["-m", "darts_search_space.draw"], False),
+    "mobilenet.train_supernet": (["-m", "mobilenet_search_space.train_supernet"], True),
+    "mobilenet.search": (["-m", "mobilenet_search_space.search"], True),
+    "mobilenet.worker": (["-m", "mobilenet_search_space.worker"], True),
+    "mobilenet.retrain": (["-m", "mobilenet_search_space.retrain"], True),
+    "mobilenet.flops": (["-m", "mobilenet_search_space.flops"], False),
+    "mobilenet.draw": (["-m", "mobilenet_search_space.draw"], False),
+    "nb201.search.sh": (["scripts/nas_bench_201/search.sh"], True),
+    "darts.train_supernet.sh": (["scripts/darts/train_supernet.sh"], True),
+    "mobilenet.flops.sh": (["scripts/mobilenet/flops.sh"], False),
+}
+
+NB201_QUICK = str(CONFIGS / "nas_bench_201" / "quickstart.yaml")
+DARTS_GENOTYPE = (
+    "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), "
+    "('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], "
+    "normal_concat=range(2, 6), reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), "
+    "('max_pool_3x3', 1), ('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), "
+    "('max_pool_3x3', 1)], reduce_concat=range(2, 6))"
+)
+
+
+@dataclass
+class Case:
+    entry: str
+    args: list[str]
+    expect: str                       # a fragment the error line must contain
+    setup: Callable[[Path], None] | None = None
+
+
+def _write(name: str, content: bytes | str) -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        path = tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return setup
+
+
+def _mkdir(name: str, mode: int | None = None) -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        (tmp / name).mkdir(parents=True, exist_ok=True)
+        if mode is not None:
+            os.chmod(tmp / name, mode)
+    return setup
+
+
+def _generic_cases() -> list[Case]:
+    cases = []
+    for entry, (_, takes_config) in ENTRY_POINTS.items():
+        cases.append(Case(entry, ["--no-such-option"], "arguments"))  # unrecognized, or required missing
+        if takes_config:
+            cases += [
+                Case(entry, ["--config", "missing.yaml"], "config file not found"),
+                Case(entry, ["--config", "empty.yaml"], "config file is empty", _write("empty.yaml", "")),
+                Case(entry, ["--config", "latin1.yaml"], "not a UTF-8 text file",
+                     _write("latin1.yaml", "seed: 0\n# caf\xe9\n".encode("latin-1"))),
+                Case(entry, ["--config", "folder"], "is a directory", _mkdir("folder")),
+            ]
+    return cases
+
+
+def _two_keys(tmp: Path) -> None:
+    (tmp / "twice.yaml").write_text(f"_base_: {NB201_QUICK}\nseed: 1\nseed: 2\n")
+
+
+CASES: list[Case] = [
+    # configs
+    Case("nb201.train_supernet", ["--config", "twice.yaml"], "key 'seed' appears twice", _two_keys),
+    Case("nb201.train_supernet", ["--config", NB201_QUICK, "--set", "train.lr=fast"], "train.lr: expected float"),
+    Case("nb201.train_supernet", ["--config", NB201_QUICK, "--stop-after-epoch", "-1"], "expected an integer >= 1"),
+    Case("nb201.train_supernet", ["--config", NB201_QUICK, "--run-dir", "file.txt"],
+         "is a file, expected a directory", _write("file.txt", "keep me")),
+    Case("nb201.train_supernet", ["--config", NB201_QUICK, "--run-dir", "file.txt/run"],
+         "is a file, not a directory", _write("file.txt", "keep me")),
+    Case("nb201.train_supernet", ["--config", NB201_QUICK, "--run-dir", "locked/run"],
+         "permission denied", _mkdir("locked", 0o555)),
+    # architecture strings
+    Case("nb201.info", ["--arch", "|nor_conv_9x9~0|+|none~0|none~1|+|none~0|none~1|none~2|"],
+         "unknown op 'nor_conv_9x9'"),
+    Case("nb201.info", ["--arch", "5", "--num-classes", "-3"], "expected an integer >= 1"),
+    Case("darts.flops", ["--genotype", DARTS_GENOTYPE.replace("range(2, 6)", "range(2, 10000000)", 1)],
+         "normal_concat"),
+    Case("darts.flops", ["--genotype", "Genotype(" + "x" * 5000 + ")"], "characters"),
+    # output files
+    Case("nb201.angles", ["--init", "a.pt", "--trained", "b.pt", "--out", "outdir"], "is a directory",
+         _mkdir("outdir")),
+    Case("darts.draw", ["--genotype", DARTS_GENOTYPE, "--out", "outdir"], "is a directory", _mkdir("outdir")),
+    Case("darts.draw", ["--genotype", DARTS_GENOTYPE, "--out", "file.txt/cell.png"], "is a file, not a directory",
+         _write("file.txt", "keep me")),
+    Case("darts.draw", ["--genotype", DARTS_GENOTYPE, "--out", "locked/cell.png"], "permission denied",
+         _mkdir("locked", 0o555)),
+    Case("mobilenet.flops", ["--arch", "2 0 -1 2 2 0 2 4 0 4 4 2 4 2 4 2 0 0 0 2 2", "--write-table", "outdir"],
+         "is a directory", _mkdir("outdir")),
+    Case("mobilenet.draw", ["--arch", "2 0 -1 2 2 0 2 4 0 4 4 2 4 2 4 2 0 0 0 2 2", "--out", "outdir"],
+         "is a directory", _mkdir("outdir")),
+    # checkpoints
+    Case("nb201.angles", ["--init", "evil.pt", "--trained", "evil.pt"], "holds Python objects other than tensors",
+         lambda tmp: _evil_pickle(tmp / "evil.pt")),
+    Case("nb201.angles", ["--init", "short.pt", "--trained", "short.pt"], "truncated",
+         _write("short.pt", b"PK\x03\x04" + b"\0" * 60)),
+]
+
+
+def _evil_pickle(path: Path) -> None:
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    path.write_bytes(pickle.dumps({"model": Evil()}))
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    state = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            state[str(path.relative_to(folder))] = hashlib.sha256(path.read_bytes()).hexdigest()
+        elif path.is_dir():
+            state[str(path.relative_to(folder)) + "/"] = ""
+    return state
+
+
+def _command(entry: str) -> list[str]:
+    command, _ = ENTRY_POINTS[entry]
+    return ["bash", str(ROOT / command[0]), *command[1:]] if command[0].endswith(".sh") else [sys.executable, *command]
+
+
+ALL_CASES = _generic_cases() + CASES
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=[f"{c.entry}:{' '.join(c.args)[:60]}" for c in ALL_CASES])
+def test_bad_input_gives_one_line_and_exit_code_2(case: Case, tmp_path: Path):
+    if os.geteuid() == 0 and "permission denied" in case.expect:
+        pytest.skip("root ignores file permissions")
+    case.setup and case.setup(tmp_path)
+    before = _snapshot(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(_command(case.entry) + case.args, cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=300)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert case.expect in lines[0], lines[0]
+    assert _snapshot(tmp_path) == before, "the command created or changed files"
+
+
+def test_every_entry_point_is_in_the_table():
+    """A command module (one with a ``__main__`` block) that is not listed would escape the table."""
+    listed = {command[1] for command, _ in ENTRY_POINTS.values() if command[0] == "-m"}
+    found = set()
+    for package in ("nas_bench_201", "darts_search_space", "mobilenet_search_space"):
+        for module in (ROOT / package).glob("*.py"):
+            if 'if __name__ == "__main__"' in module.read_text():
+                found.add(f"{package}.{module.stem}")
+    assert found <= listed, sorted(found - listed)

@@ -11,6 +11,7 @@ import io
 import os
 import pickle
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,9 @@ def load_checkpoint(path: str | os.PathLike, space: str | None = None, map_locat
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about foreign pickles; the error below says it all
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         if "Unsupported global" in str(error) or "weights_only" in str(error):
             raise UnreadableCheckpoint(

@@ -60,3 +60,12 @@ def test_the_three_quickstarts_on_a_fresh_machine(tmp_path):
     for name in ("mobilenet/retrain_quickstart", "darts/retrain_quickstart"):
         assert (runs / name / "metrics.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]  # nothing written outside the run directories
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "scripts/bench").glob("[!_]*.py")))
+def test_benchmarks_run_as_the_readme_writes_them(tmp_path, script):
+    """`python scripts/bench/X.py` from the project root, without PYTHONPATH (here: --help from elsewhere)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, str(ROOT / "scripts/bench" / script), "--help"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith("usage:"), result.stderr[-2000:]

@@ -1,7 +1,7 @@
 """Checkpoints: atomic writes, safe loads (``weights_only=True``), format and space checks.
 
 A checkpoint is a dict ``{format, space, config, epoch, model, optimizer, scheduler, rng, ...}``
-(DESIGN section 3). Files are written to a temporary name in the same directory, flushed, fsynced
+(docs/design.md section 3). Files are written to a temporary name in the same directory, flushed, fsynced
 and renamed over the target, so a crash never leaves a half-written checkpoint behind.
 """
 from __future__ import annotations
@@ -76,7 +76,7 @@ def atomic_torch_save(path: str | os.PathLike, obj: Any) -> None:
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
-    """Write ``payload`` atomically; it must carry the keys of DESIGN section 3."""
+    """Write ``payload`` atomically; it must carry the keys of docs/design.md section 3."""
     missing = [key for key in REQUIRED_KEYS if key not in payload]
     if missing:
         raise ValueError(f"checkpoint payload lacks {missing}")

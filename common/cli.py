@@ -97,17 +97,20 @@ def stage_parser(prog: str, description: str, config_required: bool = True) -> A
     parser.add_argument("--config", required=config_required, help="YAML config file")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set train.epochs=10 (repeatable)")
-    parser.add_argument("--run-dir", default=None, help="run directory (default: runs/<config name>)")
+    parser.add_argument("--run-dir", default=None, help="run directory (default: runs/<config folder>/<config name>)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
 
 def default_run_dir(config_path: str | None, run_dir: str | None) -> Path:
+    """``--run-dir``, else ``runs/<config folder>/<config name>`` (configs/darts/quickstart.yaml ->
+    runs/darts/quickstart), so that configs of the same name in different spaces never share a run."""
     if run_dir:
         return run_directory(run_dir)
     if not config_path:
         raise UserError("--run-dir is required when no --config is given")
-    return run_directory(Path("runs") / Path(config_path).stem)
+    path = Path(config_path).resolve()
+    return run_directory(Path("runs") / path.parent.name / path.stem)
 
 
 class _RunLog(logging.FileHandler):

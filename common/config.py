@@ -2,7 +2,10 @@
 
 A config file is a YAML mapping. ``_base_: other.yaml`` (or a list of files) is merged first, the
 file's own keys on top (mappings merge key by key, everything else replaces). Strings may name
-environment variables as ``${VAR}`` or ``${VAR:-default}``. The merged mapping is then checked
+environment variables as ``${VAR}`` or ``${VAR:-default}``. A variable that is unset (and has no
+default) is left in the string as written and is an error only where the value is used
+(``require_env``), so a stage that never reads, say, ``data.root`` never needs ``RLNAS_DATA``. The
+merged mapping is then checked
 against a dataclass schema: unknown keys, wrong types and bad choices are errors that name the key
 path, e.g. ``train.lr: expected float, got 'fast'``.
 """
@@ -130,24 +133,35 @@ def apply_override(data: dict, assignment: str) -> None:
     node[parts[-1]] = value
 
 
-def expand_env(value: Any, path: str = "") -> Any:
-    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of a nested structure."""
+def expand_env(value: Any) -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of a nested structure.
+
+    A reference to an unset variable without a default stays as written; ``require_env`` reports it
+    where the value is used."""
     if isinstance(value, dict):
-        return {k: expand_env(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        return {k: expand_env(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [expand_env(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [expand_env(v) for v in value]
     if not isinstance(value, str):
         return value
 
     def substitute(match: re.Match) -> str:
         name, default = match.group(1), match.group(2)
-        if name in os.environ and os.environ[name] != "":
+        if os.environ.get(name):
             return os.environ[name]
-        if default is not None:
-            return default
-        raise UserError(f"{path}: environment variable {name} is not set (used as ${{{name}}})")
+        return default if default is not None else match.group(0)
 
     return _ENV_PATTERN.sub(substitute, value)
+
+
+def require_env(value: T, key: str) -> T:
+    """``value`` itself, or a UserError naming ``key`` if it still holds an unset ``${VAR}``."""
+    if isinstance(value, str):
+        match = _ENV_PATTERN.search(value)
+        if match is not None and match.group(2) is None:
+            name = match.group(1)
+            raise UserError(f"{key}: environment variable {name} is not set (used as ${{{name}}})")
+    return value
 
 
 # ------------------------------------------------------------------------------- validation

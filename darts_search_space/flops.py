@@ -3,7 +3,7 @@
     python -m darts_search_space.flops --genotype NAME_OR_TEXT [--dataset imagenet|cifar10]
                                        [--init-channels C] [--layers N]
 
-prints ``{"flops_M": .., "params_M": ..}``. Convention (the paper's, reference section 7): FLOPs
+prints ``{"flops_M": .., "params_M": ..}``. Convention (the paper's, docs/reference.md §7): FLOPs
 are the multiply-adds of the convolutions and of the classifier, whose linear layer is counted as
 thop counts it, ``(2*in - 1) * out``; batch 1 at 224x224 (ImageNet) or 32x32 (CIFAR); the auxiliary
 head is left out (it does not run at inference). Params are those of convolutions, BNs and the

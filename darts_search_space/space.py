@@ -137,7 +137,7 @@ def random_arch(rng: np.random.Generator) -> Arch:
 
 
 class DartsSpace:
-    """The space interface seen by the search code (DESIGN section 2).
+    """The space interface seen by the search code (docs/design.md section 2).
 
     Mutation covers both cells (the released code only ever mutated the normal cell, a bug) and
     draws new genes over all 8 ops, ``none`` included, so that a mutation can move an input as well

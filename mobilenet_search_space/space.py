@@ -1,4 +1,4 @@
-"""The MobileNet-like (ProxylessNAS) search space of the paper (section 4.2.3, ref §5.1).
+"""The MobileNet-like (ProxylessNAS) search space of the paper (section 4.2.3, docs/reference.md §5.1).
 
 A fixed stem (conv 3x3 stride 2 to 40 channels, an expand-1 inverted residual to 24), 21 searchable
 layers and a fixed head (1x1 conv to 1728, global pooling, classifier). Each layer picks one of 6
@@ -124,7 +124,7 @@ def random_codes(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 class MobileNetSpace:
-    """The space interface seen by the search code (DESIGN section 2).
+    """The space interface seen by the search code (docs/design.md section 2).
 
     With a FLOPs table and limit, ``random`` samples uniformly among the legal architectures within
     the limit, as the released search did (per-layer uniform draws, rejected when over the limit),

@@ -95,7 +95,7 @@ def arch_of(index: int) -> Arch:
 
 
 class NASBench201Space:
-    """The space interface seen by the search code (DESIGN section 2)."""
+    """The space interface seen by the search code (docs/design.md section 2)."""
 
     name = NAME
     size = NUM_ARCHS

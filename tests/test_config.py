@@ -3,7 +3,7 @@ from typing import Literal, Optional
 
 import pytest
 
-from common.config import apply_override, from_dict, load_config, to_dict
+from common.config import apply_override, from_dict, load_config, require_env, to_dict
 from common.errors import UserError
 
 
@@ -51,7 +51,6 @@ def test_int_accepted_as_float_and_env_expansion(tmp_path, monkeypatch):
     ("inner: {epochs: true}\n", "inner.epochs: expected int, got True"),
     ("inner: {mode: c}\n", "inner.mode: expected one of 'a', 'b', got 'c'"),
     ("tags: 3\n", "tags: expected a list, got 3"),
-    ("inner: {path: '${UNSET_RLNAS_VAR}'}\n", "inner.path: environment variable UNSET_RLNAS_VAR is not set"),
     ("[1, 2]\n", "a config must be a mapping"),
     ("inner: {lr: [\n", "not valid YAML"),
 ])
@@ -59,6 +58,16 @@ def test_errors_name_the_key(tmp_path, text, message):
     with pytest.raises(UserError, match=None) as error:
         load_config(write(tmp_path / "c.yaml", text), Outer)
     assert message in str(error.value)
+
+
+def test_an_unset_variable_is_an_error_only_where_the_value_is_used(tmp_path, monkeypatch):
+    monkeypatch.delenv("UNSET_RLNAS_VAR", raising=False)
+    cfg = load_config(write(tmp_path / "c.yaml", "inner: {path: '${UNSET_RLNAS_VAR}/x'}\n"), Outer)
+    assert cfg.inner.path == "${UNSET_RLNAS_VAR}/x"  # loading (and a stage that never reads it) is fine
+    with pytest.raises(UserError) as error:
+        require_env(cfg.inner.path, "inner.path")
+    assert str(error.value) == "inner.path: environment variable UNSET_RLNAS_VAR is not set (used as ${UNSET_RLNAS_VAR})"
+    assert require_env("/data/x", "inner.path") == "/data/x" and require_env(None, "inner.path") is None
 
 
 def test_missing_file_and_base_cycle(tmp_path):

@@ -31,17 +31,54 @@ _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # ----------------------------------------------------------------------------------- loading
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, with YAML 1.2 floats (``5e-4``, ``1e-3``) and duplicate keys refused."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.1 (PyYAML) reads 5e-4 as a string: it wants a dot and a signed exponent. YAML 1.2 does not.
+_Loader.yaml_implicit_resolvers = {key: list(value) for key, value in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def parse_yaml(text: str):
+    """One YAML document with the project's rules (YAML 1.2 floats, no duplicate keys)."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+
+
 def _read_yaml(path: Path) -> dict:
+    if path.is_dir():
+        raise UserError(f"config file {path} is a directory, expected a YAML file")
     if not path.is_file():
         raise UserError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UserError(f"{path}: not a UTF-8 text file (byte {error.start}), expected a YAML config") from None
+    except OSError as error:
+        raise UserError(f"config file {path}: {error.strerror}") from None
+    try:
+        data = parse_yaml(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise UserError(f"{path}: not valid YAML{where}") from None
+        problem = getattr(error, "problem", None)
+        raise UserError(f"{path}: not valid YAML{where}{': ' + problem if problem else ''}") from None
     if data is None:
-        return {}
+        raise UserError(f"{path}: the config file is empty (expected a YAML mapping of settings)")
     if not isinstance(data, dict):
         raise UserError(f"{path}: a config must be a mapping, got {type(data).__name__}")
     return data
@@ -81,7 +118,7 @@ def apply_override(data: dict, assignment: str) -> None:
     if not sep or not key.strip():
         raise UserError(f"--set {assignment!r}: expected KEY=VALUE, e.g. train.lr=0.1")
     try:
-        value = yaml.safe_load(text) if text.strip() else None
+        value = parse_yaml(text) if text.strip() else None
     except yaml.YAMLError:
         value = text
     parts = key.strip().split(".")

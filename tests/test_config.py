@@ -100,3 +100,36 @@ def test_post_init_errors_become_user_errors():
 
     with pytest.raises(UserError, match="n must be positive"):
         from_dict(Checked, {"n": 0})
+
+
+@pytest.mark.parametrize("text", ["5e-4", "5E-4", "1e3", "-2.5e+1", "1.0e-3"])
+def test_scientific_notation_is_a_float_in_files_and_overrides(tmp_path, text):
+    expected = float(text)
+    config = load_config(write(tmp_path / "c.yaml", f"inner:\n  lr: {text}\n"), Outer)
+    assert config.inner.lr == expected
+    config = load_config(write(tmp_path / "d.yaml", "seed: 1\n"), Outer, [f"inner.lr={text}"])
+    assert config.inner.lr == expected
+
+
+def test_strings_that_only_look_numeric_stay_strings(tmp_path):
+    config = load_config(write(tmp_path / "c.yaml", "tags: [x1e3, 1e, e5, '5e-4']\n"), Outer)
+    assert config.tags == ["x1e3", "1e", "e5", "5e-4"]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"seed: 1\ninner:\n  lr: 0.1\nseed: 2\n", "key 'seed' appears twice"),
+    (b"inner:\n  lr: 0.1\n  lr: 0.2\n", "key 'lr' appears twice"),
+    (b"", "the config file is empty"),
+    (b"# only a comment\n", "the config file is empty"),
+    (b"seed: 1 # caf\xe9\n", "not a UTF-8 text file"),
+])
+def test_bad_config_files_are_refused_with_the_reason(tmp_path, content, message):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(content)
+    with pytest.raises(UserError, match=message):
+        load_config(path, Outer)
+
+
+def test_a_directory_is_not_a_config(tmp_path):
+    with pytest.raises(UserError, match="is a directory"):
+        load_config(tmp_path, Outer)

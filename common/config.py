@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import sys
 import types
 import typing
 from pathlib import Path
@@ -191,10 +192,40 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
     raise TypeError(f"{path}: unsupported schema type {tp!r}")
 
 
+_warned: set[str] = set()
+
+
+def deprecated(old: str, new: str) -> None:
+    """One stderr line (once per process) saying that ``old`` is spelled ``new`` now; ``old`` still works."""
+    if old not in _warned:
+        _warned.add(old)
+        print(f"warning: {old} is deprecated, use {new}", file=sys.stderr)
+
+
+def _renamed(schema: type, data: dict, path: str) -> dict:
+    """``data`` with the old key names of ``schema.RENAMED`` ({old: new}) replaced by the new ones."""
+    renamed = getattr(schema, "RENAMED", {})
+    if not any(key in renamed for key in data):
+        return data
+    data = dict(data)
+    for old, new in renamed.items():
+        if old in data:
+            where = f"{path}." if path else ""
+            if new in data:
+                raise UserError(f"{where}{old} and {where}{new} are the same setting: give only {where}{new}")
+            deprecated(f"{where}{old}", f"{where}{new}")
+            data[new] = data.pop(old)
+    return data
+
+
 def from_dict(schema: type[T], data: dict, path: str = "") -> T:
-    """Build the dataclass ``schema`` from ``data``: every key checked, missing keys take defaults."""
+    """Build the dataclass ``schema`` from ``data``: every key checked, missing keys take defaults.
+
+    A schema may list renamed keys in ``RENAMED = {old: new}``: the old spelling still works, with a
+    deprecation line on stderr."""
     hints = typing.get_type_hints(schema)
     fields = {f.name: f for f in dataclasses.fields(schema) if f.init}
+    data = _renamed(schema, data, path)
     for key in data:
         if key not in fields:
             where = f"{path}.{key}" if path else str(key)

@@ -62,6 +62,11 @@ class SearchSpace(ABC):
     cli_aliases: Mapping[str, str] = {}
     # Retraining shortcuts: {option: (config key, type, help)}, e.g. DARTS' --init-channels.
     retrain_options: Mapping[str, tuple[str, type, str]] = {}
+    # The space's quick configs (supernet + search, retraining), relative to the repository root, and
+    # the --set overrides that shrink them to a seconds-long smoke run (the contract test runs them).
+    quickstart: tuple[str, str]
+    smoke_overrides: tuple[str, ...] = ()
+    retrain_smoke_overrides: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ codec and sampling
 
@@ -167,6 +172,11 @@ class SearchSpace(ABC):
     def cost_model(self, cfg) -> Optional[CostModel]:
         """FLOPs/params of the retrained network as experiment ``cfg`` prices it, or None."""
         return None
+
+    def priced_network(self, arch, cfg) -> tuple[nn.Module, int]:
+        """The network ``cost_model(cfg)`` prices for ``arch``, and its input size (the contract test
+        counts it directly); its ``auxiliary`` modules, if any, are left out of the parameters."""
+        raise NotImplementedError
 
     def cost_options(self, parser) -> None:
         """Add the ``flops`` command's options that choose the priced network."""

@@ -32,6 +32,11 @@ class DartsSpace(DartsCodec, SearchSpace):
     cli_aliases = {"--genotype": "--arch"}
     retrain_options = {"--init-channels": ("model.channels", int, "C of the network (scales FLOPs)")}
     can_draw = True
+    quickstart = ("configs/darts/quickstart.yaml", "configs/darts/retrain_quickstart.yaml")
+    smoke_overrides = ("train.epochs=1", "train.max_steps_per_epoch=2", "model.channels=4", "model.layers=3",
+                       "flops.channels=16", "data.synthetic.num_images=64", "data.synthetic.num_test_images=32")
+    retrain_smoke_overrides = ("train.epochs=1", "train.max_steps_per_epoch=1", "model.channels=4", "model.layers=3",
+                               "data.synthetic.num_images=64", "data.synthetic.num_test_images=32")
 
     def parse_arch(self, spec: str):
         return resolve(spec)
@@ -54,6 +59,10 @@ class DartsSpace(DartsCodec, SearchSpace):
 
     def cost_model(self, cfg) -> NetworkShape:
         return cfg.flops.shape()
+
+    def priced_network(self, arch, cfg):
+        shape = cfg.flops.shape()
+        return build_model(arch, shape.num_classes, shape.stem, shape.channels, shape.layers, True), shape.image_size
 
     def cost_options(self, parser) -> None:
         parser.add_argument("--dataset", default="imagenet", choices=["imagenet", "cifar10"])

@@ -24,6 +24,9 @@ class MobileNetSpace(MobileNetCodec, SearchSpace):
     retrain_schema = RetrainExperiment
     arch_help = '21 codes such as "2 0 -1 ..." (-1 = identity), or search:RUN_DIR'
     can_draw = True
+    quickstart = ("configs/mobilenet/quickstart.yaml", "configs/mobilenet/retrain_quickstart.yaml")
+    smoke_overrides = ("train.epochs=1", "train.max_steps_per_epoch=2", "model.width_mult=0.1", "data.synthetic.num_images=64", "data.synthetic.num_test_images=32")
+    retrain_smoke_overrides = ("train.epochs=1", "train.max_steps_per_epoch=1", "model.width_mult=0.1", "data.synthetic.num_images=64", "data.synthetic.num_test_images=32")
 
     def build_supernet(self, cfg, num_classes: int):
         return build_supernet(cfg.model, num_classes)
@@ -43,6 +46,10 @@ class MobileNetSpace(MobileNetCodec, SearchSpace):
     def cost_model(self, cfg) -> FlopsTable:
         f = cfg.flops
         return table_for(f.input_size, f.num_classes, f.width_mult, f.table)
+
+    def priced_network(self, arch, cfg):
+        f = cfg.flops
+        return build_model(arch, f.num_classes, f.width_mult), f.input_size
 
     def sampler(self, cfg):
         # As released: uniform among the architectures within the limit, drawn in vectorised batches.

@@ -30,6 +30,9 @@ class NASBench201Space(NB201Codec, SearchSpace):
     scores = ALL_SCORES
     strategies = ALL_STRATEGIES
     arch_help = "an architecture string |op~0|+|op~0|op~1|+|...|, a benchmark index, or search:RUN_DIR"
+    quickstart = ("configs/nas_bench_201/quickstart.yaml", "configs/nas_bench_201/retrain_quickstart.yaml")
+    smoke_overrides = ("train.epochs=1", "train.max_steps_per_epoch=2", "data.synthetic.num_images=64", "data.synthetic.num_test_images=32")
+    retrain_smoke_overrides = ("train.epochs=1", "train.max_steps_per_epoch=1", "data.synthetic.num_images=64", "data.synthetic.num_test_images=32")
 
     def parse_arch(self, spec: str):
         return arch_of(int(spec)) if spec.strip().isdigit() else from_str(spec)

@@ -25,7 +25,6 @@ import numpy as np
 import torch
 
 from common.angle import AngleScorer, Atom
-from common.angle import scorer_from_checkpoints as checkpoint_scorer
 from common.angle import scorer_from_states as states_scorer
 from common.config import from_dict
 from common.errors import UserError
@@ -153,11 +152,6 @@ def supernet_config_of(model: dict) -> SupernetConfig:
 def angle_atoms(model: dict, dil_conv_bn: DilBN = "paper"):
     """``(atoms, counts)`` of the supernet whose config's model section is ``model``."""
     return atoms(Layout(supernet_config_of(model), dil_conv_bn)), counts
-
-
-def scorer_from_checkpoints(init_path, trained_path, dil_conv_bn: DilBN = "paper") -> AngleScorer:
-    """Angle scorer from the epoch-0 and trained checkpoints of one supernet run."""
-    return checkpoint_scorer(NAME, "DARTS", init_path, trained_path, lambda model: angle_atoms(model, dil_conv_bn))
 
 
 def scorer_from_states(state0: Mapping[str, torch.Tensor], state_t: Mapping[str, torch.Tensor], cfg: SupernetConfig,

@@ -160,11 +160,6 @@ class DartsCodec:
         genes = [int(y) if t else int(x) for x, y, t in zip(a, b, take_b)]
         return tuple(repair(genes, rng))
 
-    def is_legal(self, arch: Arch) -> bool:
-        return is_legal(arch)
-
-    def to_str(self, arch: Arch) -> str:
-        return to_str(arch)
-
-    def from_str(self, text: str) -> Arch:
-        return from_str(text)
+    is_legal = staticmethod(is_legal)
+    to_str = staticmethod(to_str)
+    from_str = staticmethod(from_str)

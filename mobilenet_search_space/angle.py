@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from common.angle import AngleScorer, Atom
-from common.angle import scorer_from_checkpoints as checkpoint_scorer
 from common.angle import scorer_from_states as states_scorer
 from common.errors import UserError
 
@@ -83,8 +82,3 @@ def width_of(model: dict) -> float:
 def angle_atoms(model: dict):
     """``(atoms, counts)`` of the supernet whose config's model section is ``model``."""
     return atoms(width_of(model)), counts
-
-
-def scorer_from_checkpoints(init_path, trained_path) -> AngleScorer:
-    """Angle scorer from the epoch-0 and trained checkpoints of one supernet run."""
-    return checkpoint_scorer(NAME, "MobileNet", init_path, trained_path, angle_atoms)

@@ -117,15 +117,11 @@ class NB201Codec:
     def is_legal(self, arch: Arch) -> bool:
         return len(arch) == NUM_EDGES and all(0 <= int(op) < len(OPS) for op in arch)
 
-    def to_str(self, arch: Arch) -> str:
-        return to_str(arch)
-
-    def from_str(self, text: str) -> Arch:
-        return from_str(text)
+    to_str = staticmethod(to_str)
+    from_str = staticmethod(from_str)
 
     def all_archs(self) -> list[Arch]:
         """Every architecture, in benchmark index order."""
         return [tuple(int(op) for op in row) for row in benchmark_archs()]
 
-    def index_of(self, arch: Arch) -> int:
-        return index_of(arch)
+    index_of = staticmethod(index_of)

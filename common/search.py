@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, Optional, Sequence
@@ -63,6 +64,11 @@ class SearchConfig:
     def __post_init__(self):
         if self.random_samples < 1 or self.report_top < 1:
             raise ValueError("random_samples and report_top must be positive")
+
+
+# Every value of ``search.score`` and ``search.strategy``; a space declares the ones it supports.
+ALL_SCORES = typing.get_args(typing.get_type_hints(SearchConfig)["score"])
+ALL_STRATEGIES = typing.get_args(typing.get_type_hints(SearchConfig)["strategy"])
 
 
 def run_strategy(space: SearchSpace, evaluator: Evaluator, cfg: SearchConfig, seed: int,

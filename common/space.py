@@ -37,10 +37,6 @@ from torch import nn
 from .config import deprecated
 from .errors import UserError
 
-ALL_SCORES = ("angle", "val_acc", "synflow", "snip", "grad_norm", "jacov", "naswot", "params", "flops")
-ALL_STRATEGIES = ("evolution", "exhaustive", "random", "eps")
-
-
 class CostModel(Protocol):
     """FLOPs and parameters of architectures (int64 arrays), without building networks."""
 

@@ -6,7 +6,8 @@ from_str`` keeps working); networks in ``supernet``/``model``/``eps``, the angle
 from __future__ import annotations
 
 from common.checkpoint import load_checkpoint
-from common.space import ALL_SCORES, ALL_STRATEGIES, SearchSpace, register
+from common.search import ALL_SCORES, ALL_STRATEGIES
+from common.space import SearchSpace, register
 
 from .angle import angle_atoms, layout_of, naive_pieces
 from .benchmark import BenchmarkTable, find_table

@@ -154,3 +154,19 @@ def test_train_search_worker_retrain_through_the_shared_stages(name, tmp_path):
     assert saved["space"] == space.name and saved["global_step"] == 1
     assert space.parse_arch(saved["config"]["model"]["arch"]) == space.from_str(local["best"]["arch_str"])
     assert json.loads((tmp_path / "re/metrics.json").read_text())["epochs_done"] == 1
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_unsupported_scores_and_strategies_are_refused_before_any_work(name, tmp_path, capsys):
+    from common.cli import run
+
+    space = get_space(name)
+    unsupported = [("search.score", s) for s in ("angle", "val_acc", "synflow") if s not in space.scores]
+    unsupported += [("search.strategy", s) for s in ("exhaustive", "eps") if s not in space.strategies]
+    for key, value in unsupported:
+        for stage in ("train_supernet", "search", "worker"):
+            argv = ["--config", str(ROOT / space.quickstart[0]), "--run-dir", str(tmp_path), "--set", f"{key}={value}"]
+            assert run(command(stage, space), argv) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and f"{key}: '{value}' is not available in the {space.title} space" in err
+    assert not (tmp_path / "checkpoints").exists()

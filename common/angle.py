@@ -1,4 +1,4 @@
-"""The angle engine (DESIGN section 4).
+"""The angle engine (docs/design.md section 4).
 
 The angle of an architecture ``a`` is ``arccos(<V(a,W0), V(a,Wt)> / (|V(a,W0)| |V(a,Wt)|))`` where
 ``V`` concatenates the weights on every input-to-output path (a weight on k paths appears k times)

@@ -1,14 +1,17 @@
 """Checkpoints: atomic writes, safe loads (``weights_only=True``), format and space checks.
 
 A checkpoint is a dict ``{format, space, config, epoch, model, optimizer, scheduler, rng, ...}``
-(DESIGN section 3). Files are written to a temporary name in the same directory, flushed, fsynced
+(docs/design.md section 3). Files are written to a temporary name in the same directory, flushed, fsynced
 and renamed over the target, so a crash never leaves a half-written checkpoint behind.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+import pickle
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,10 @@ from .errors import UserError
 
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format", "space", "config", "epoch", "model")
+
+
+class UnreadableCheckpoint(UserError):
+    """A checkpoint file that cannot be loaded at all (truncated, foreign, or holding objects)."""
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -69,7 +76,7 @@ def atomic_torch_save(path: str | os.PathLike, obj: Any) -> None:
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
-    """Write ``payload`` atomically; it must carry the keys of DESIGN section 3."""
+    """Write ``payload`` atomically; it must carry the keys of docs/design.md section 3."""
     missing = [key for key in REQUIRED_KEYS if key not in payload]
     if missing:
         raise ValueError(f"checkpoint payload lacks {missing}")
@@ -82,10 +89,20 @@ def load_checkpoint(path: str | os.PathLike, space: str | None = None, map_locat
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # truncated file, not a torch file, or an object weights_only refuses
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"{path}: not a readable checkpoint ({reason[:200]})") from None
+        with warnings.catch_warnings():  # torch warns about foreign pickles; the error below says it all
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "Unsupported global" in str(error) or "weights_only" in str(error):
+            raise UnreadableCheckpoint(
+                f"{path}: the file holds Python objects other than tensors and plain values; it was not "
+                "loaded (only checkpoints written by this project are read)") from None
+        raise UnreadableCheckpoint(f"{path}: not a readable checkpoint (damaged pickle data)") from None
+    except Exception as error:  # torch raises assorted types for truncated or foreign files
+        size = path.stat().st_size
+        raise UnreadableCheckpoint(
+            f"{path}: not a readable checkpoint ({size} bytes; truncated, damaged or not a PyTorch file: "
+            f"{type(error).__name__})") from None
     if not isinstance(payload, dict) or any(key not in payload for key in REQUIRED_KEYS):
         raise UserError(f"{path}: not an RLNAS checkpoint (expected keys {', '.join(REQUIRED_KEYS)})")
     if payload["format"] != FORMAT_VERSION:
@@ -93,6 +110,15 @@ def load_checkpoint(path: str | os.PathLike, space: str | None = None, map_locat
     if space is not None and payload["space"] != space:
         raise UserError(f"{path}: checkpoint of search space '{payload['space']}', expected '{space}'")
     return payload
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes: what a result records about the checkpoint it used."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def rng_states() -> dict:

@@ -2,7 +2,10 @@
 
 A config file is a YAML mapping. ``_base_: other.yaml`` (or a list of files) is merged first, the
 file's own keys on top (mappings merge key by key, everything else replaces). Strings may name
-environment variables as ``${VAR}`` or ``${VAR:-default}``. The merged mapping is then checked
+environment variables as ``${VAR}`` or ``${VAR:-default}``. A variable that is unset (and has no
+default) is left in the string as written and is an error only where the value is used
+(``require_env``), so a stage that never reads, say, ``data.root`` never needs ``RLNAS_DATA``. The
+merged mapping is then checked
 against a dataclass schema: unknown keys, wrong types and bad choices are errors that name the key
 path, e.g. ``train.lr: expected float, got 'fast'``.
 """
@@ -29,17 +32,54 @@ _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # ----------------------------------------------------------------------------------- loading
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, with YAML 1.2 floats (``5e-4``, ``1e-3``) and duplicate keys refused."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.1 (PyYAML) reads 5e-4 as a string: it wants a dot and a signed exponent. YAML 1.2 does not.
+_Loader.yaml_implicit_resolvers = {key: list(value) for key, value in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def parse_yaml(text: str):
+    """One YAML document with the project's rules (YAML 1.2 floats, no duplicate keys)."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+
+
 def _read_yaml(path: Path) -> dict:
+    if path.is_dir():
+        raise UserError(f"config file {path} is a directory, expected a YAML file")
     if not path.is_file():
         raise UserError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UserError(f"{path}: not a UTF-8 text file (byte {error.start}), expected a YAML config") from None
+    except OSError as error:
+        raise UserError(f"config file {path}: {error.strerror}") from None
+    try:
+        data = parse_yaml(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise UserError(f"{path}: not valid YAML{where}") from None
+        problem = getattr(error, "problem", None)
+        raise UserError(f"{path}: not valid YAML{where}{': ' + problem if problem else ''}") from None
     if data is None:
-        return {}
+        raise UserError(f"{path}: the config file is empty (expected a YAML mapping of settings)")
     if not isinstance(data, dict):
         raise UserError(f"{path}: a config must be a mapping, got {type(data).__name__}")
     return data
@@ -80,7 +120,7 @@ def apply_override(data: dict, assignment: str) -> None:
     if not sep or not key.strip():
         raise UserError(f"--set {assignment!r}: expected KEY=VALUE, e.g. train.lr=0.1")
     try:
-        value = yaml.safe_load(text) if text.strip() else None
+        value = parse_yaml(text) if text.strip() else None
     except yaml.YAMLError:
         value = text
     parts = key.strip().split(".")
@@ -95,24 +135,35 @@ def apply_override(data: dict, assignment: str) -> None:
     node[parts[-1]] = value
 
 
-def expand_env(value: Any, path: str = "") -> Any:
-    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of a nested structure."""
+def expand_env(value: Any) -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of a nested structure.
+
+    A reference to an unset variable without a default stays as written; ``require_env`` reports it
+    where the value is used."""
     if isinstance(value, dict):
-        return {k: expand_env(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        return {k: expand_env(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [expand_env(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [expand_env(v) for v in value]
     if not isinstance(value, str):
         return value
 
     def substitute(match: re.Match) -> str:
         name, default = match.group(1), match.group(2)
-        if name in os.environ and os.environ[name] != "":
+        if os.environ.get(name):
             return os.environ[name]
-        if default is not None:
-            return default
-        raise UserError(f"{path}: environment variable {name} is not set (used as ${{{name}}})")
+        return default if default is not None else match.group(0)
 
     return _ENV_PATTERN.sub(substitute, value)
+
+
+def require_env(value: T, key: str) -> T:
+    """``value`` itself, or a UserError naming ``key`` if it still holds an unset ``${VAR}``."""
+    if isinstance(value, str):
+        match = _ENV_PATTERN.search(value)
+        if match is not None and match.group(2) is None:
+            name = match.group(1)
+            raise UserError(f"{key}: environment variable {name} is not set (used as ${{{name}}})")
+    return value
 
 
 # ------------------------------------------------------------------------------- validation

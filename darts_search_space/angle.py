@@ -1,4 +1,4 @@
-"""The angle of DARTS architectures (paper section 3.2.2, reference section 4.5).
+"""The angle of DARTS architectures (paper section 3.2.2, docs/reference.md §4.5).
 
 ``V(a, W)`` concatenates, for every cell in order and each of its 30 input-to-output paths (from
 input 0 or 1 through increasing nodes to any intermediate node, all of which feed the output), the

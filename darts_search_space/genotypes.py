@@ -23,7 +23,7 @@ def _genotype(normal, reduce) -> Genotype:
     return Genotype(normal=list(normal), normal_concat=list(CONCAT), reduce=list(reduce), reduce_concat=list(CONCAT))
 
 
-# The RLNAS cells (reference section 4.7; the released genotypes.py and README).
+# The RLNAS cells (docs/reference.md §4.7; the released genotypes.py and README).
 RLNAS_CIFAR10 = _genotype(  # searched on CIFAR-10 (paper Table 3, rows 1-2)
     [("sep_conv_5x5", 0), ("sep_conv_3x3", 1), ("dil_conv_3x3", 0), ("sep_conv_5x5", 2),
      ("sep_conv_3x3", 0), ("dil_conv_5x5", 3), ("dil_conv_5x5", 1), ("dil_conv_3x3", 2)],

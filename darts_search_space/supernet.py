@@ -1,4 +1,4 @@
-"""The DARTS supernets of the released RLNAS code (reference section 4.3).
+"""The DARTS supernets of the released RLNAS code (docs/reference.md §4.3).
 
 CIFAR-10: C=16, 8 cells, reductions at 2 and 5, a 3x3 stem to 3C channels. ImageNet: C=48, 14
 cells ``NNNNRNNNNRNNNN`` after the two-stage stride-8 stem. Every edge holds the 7 non-``none`` ops

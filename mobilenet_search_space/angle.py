@@ -1,4 +1,4 @@
-"""The angle of MobileNet-space architectures (paper section 3.2.2, ref §5.4).
+"""The angle of MobileNet-space architectures (paper section 3.2.2, docs/reference.md §5.4).
 
 ``V(a, W)`` is a chain of blocks, with no paths to enumerate: the fixed parts' conv weights (stem
 conv, the expand-1 block's two convs, head conv) and the classifier weight (no BN, no classifier

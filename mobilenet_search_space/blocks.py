@@ -1,4 +1,4 @@
-"""Building blocks shared by the supernet and the standalone network (ref §5.1).
+"""Building blocks shared by the supernet and the standalone network (docs/reference.md §5.1).
 
 Module layouts follow the released code, so state-dict keys mean the same thing: an inverted
 residual keeps its layers in ``conv`` (``conv.0`` pw expand, ``conv.3`` depthwise, ``conv.6``

@@ -1,5 +1,5 @@
 """The config schemas of MobileNet-space experiments: supernet + search (``MobileNetConfig``) and
-retraining (``RetrainExperiment``). Defaults are the paper's settings (ref §5, §10.3)."""
+retraining (``RetrainExperiment``). Defaults are the paper's settings (docs/reference.md §5, §10.3)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,4 @@
-"""The FLOPs lookup table (ref §5.5): the cost of every block at every layer, counted once.
+"""The FLOPs lookup table (docs/reference.md §5.5): the cost of every block at every layer, counted once.
 
 Each of the 6 blocks is built on its own at each of the 21 layers' input shape and counted with
 ``common.flops.count_flops_released`` (the released counter's convention: convolution multiply-adds,

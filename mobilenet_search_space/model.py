@@ -1,4 +1,4 @@
-"""The standalone network of one architecture, as retrained (ref §5.7).
+"""The standalone network of one architecture, as retrained (docs/reference.md §5.7).
 
 Identity layers are dropped; every other layer is its single inverted-residual block. The head is
 the supernet's with Dropout before the classifier. PyTorch's default initialisation, as released.

@@ -1,4 +1,4 @@
-"""The MobileNet-space supernet (ref §5.1, §5.3): stem, 21 choice layers of 6 blocks each, head.
+"""The MobileNet-space supernet (docs/reference.md §5.1, §5.3): stem, 21 choice layers of 6 blocks each, head.
 
 Each training step runs one path: per layer, one of its legal choices drawn uniformly (identity
 where legal), all layers independently, as the released sampler does. Identity layers hold no

@@ -1,4 +1,4 @@
-"""The angle of NAS-Bench-201 architectures (paper section 3.2.2, reference section 3.4).
+"""The angle of NAS-Bench-201 architectures (paper section 3.2.2, docs/reference.md §3.4).
 
 ``V(a, W)`` is built from the supernet with genotype ``a`` in every search cell: the stem, the two
 fixed residual blocks and the head once, and for each of the 4 input-to-output paths of a cell and

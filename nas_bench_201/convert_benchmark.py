@@ -5,10 +5,15 @@
 writes one row per benchmark index (columns ``benchmark.COLUMNS``): the 200-epoch accuracies of the
 last epoch, averaged over seeds (percent), and the params/FLOPs (M), as the ``nas-bench-201`` API
 reports them. The file is read with ``torch.load(weights_only=True)``: plain data and numpy scalars
-and arrays only, never arbitrary objects.
+and arrays only, never arbitrary objects. ``--out`` ending in ``.npz`` writes the compressed archive
+the project ships (``nas_bench_201/nb201_accuracies.npz``, byte-reproducible); ``--table FILE``
+instead of ``--pth`` converts an existing table (CSV or ``.npz``) into the other format:
+
+    python -m nas_bench_201.convert_benchmark --table nb201_accuracies.csv --out nas_bench_201/nb201_accuracies.npz
 """
 from __future__ import annotations
 
+import csv
 import logging
 import pickle
 import re
@@ -22,7 +27,7 @@ from common.checkpoint import atomic_write_text
 from common.cli import ArgumentParser, run, setup_logging
 from common.errors import UserError
 
-from .benchmark import ACCURACY_COLUMNS, COLUMNS
+from .benchmark import ACCURACY_COLUMNS, COLUMNS, BenchmarkTable
 from .encoding import NUM_ARCHS, arch_of, to_str
 
 logger = logging.getLogger("rlnas")
@@ -113,11 +118,18 @@ def table_rows(data: dict, arch_results_class, progress: bool = False) -> list[s
 
 def main(argv=None) -> None:
     parser = ArgumentParser(prog="python -m nas_bench_201.convert_benchmark", description=__doc__.splitlines()[0])
-    parser.add_argument("--pth", required=True, help="the official NAS-Bench-201-v1_1-096897.pth")
-    parser.add_argument("--out", required=True, help="CSV file to write (e.g. nb201_accuracies.csv)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--pth", help="the official NAS-Bench-201-v1_1-096897.pth")
+    source.add_argument("--table", help="an existing table (CSV or .npz) to convert")
+    parser.add_argument("--out", required=True, help="table to write: .csv, or .npz for the compressed archive")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     setup_logging()
+    out = Path(args.out)
+    if args.table:
+        BenchmarkTable.load(args.table).save(out)
+        logger.info("wrote %d architectures to %s", NUM_ARCHS, out)
+        return
     try:
         from nas_201_api import ArchResults
     except ImportError:
@@ -126,8 +138,12 @@ def main(argv=None) -> None:
     if progress:  # on a terminal only: errors stay one line
         logger.info("loading %s (several minutes for the official file)", args.pth)
     lines = table_rows(load_benchmark(Path(args.pth)), ArchResults, progress)
-    atomic_write_text(Path(args.out), "\n".join(lines) + "\n")
-    logger.info("wrote %d architectures to %s", NUM_ARCHS, args.out)
+    if out.suffix == ".npz":
+        header, *rows = csv.reader(lines)
+        BenchmarkTable.from_rows(header, rows, out).save(out)
+    else:
+        atomic_write_text(out, "\n".join(lines) + "\n")
+    logger.info("wrote %d architectures to %s", NUM_ARCHS, out)
 
 
 if __name__ == "__main__":

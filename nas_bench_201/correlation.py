@@ -38,7 +38,7 @@ def correlation(cfg: NB201Config, run_dir: Path, table: BenchmarkTable | None = 
     run_dir = Path(run_dir)
     table = table if table is not None else load_table(cfg)
     if table is None:
-        raise UserError("no NAS-Bench-201 table: set benchmark.table, RLNAS_NB201_TABLE or RLNAS_DATA")
+        raise UserError("no NAS-Bench-201 table (the shipped nas_bench_201/nb201_accuracies.npz is missing): set benchmark.table or RLNAS_NB201_TABLE")
     init, trained = checkpoints(cfg.search, run_dir)
     if angles is None:
         angles = all_angles(init, trained)

@@ -21,7 +21,7 @@ def main(argv=None) -> None:
     parser = ArgumentParser(prog="python -m nas_bench_201.info", description=__doc__.splitlines()[0])
     parser.add_argument("--arch", required=True, help="architecture string or benchmark index")
     parser.add_argument("--num-classes", type=int, default=10, help="classifier size for the parameter count")
-    parser.add_argument("--table", default=None, help="benchmark CSV (default: RLNAS_NB201_TABLE / RLNAS_DATA)")
+    parser.add_argument("--table", default=None, help="benchmark table, CSV or .npz (default: RLNAS_NB201_TABLE, else the shipped table)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     arch = arch_of(int(args.arch)) if args.arch.strip().isdigit() else from_str(args.arch)

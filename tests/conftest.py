@@ -1,4 +1,5 @@
-"""Shared fixtures: the offline data (skipped when absent, required under CI) and the broker marker."""
+"""Shared fixtures: the NAS-Bench-201 table (offline or shipped), the offline data (skipped when
+absent, required under CI) and the broker marker."""
 from __future__ import annotations
 
 import os
@@ -26,12 +27,33 @@ def _require(what: str, available: bool, variable: str) -> None:
     pytest.skip(f"{what} not available (set RLNAS_DATA to the offline data folder)")
 
 
-@pytest.fixture(scope="session")
-def nb201_table_path() -> Path:
-    configured = os.environ.get("RLNAS_NB201_TABLE")
+def offline_table() -> Path | None:
+    """The NAS-Bench-201 CSV of the offline data folder, if there is one."""
     root = data_root()
-    path = Path(configured) if configured else (root / "nasbench201" / "nb201_accuracies.csv" if root else None)
-    _require("the NAS-Bench-201 table", path is not None and path.is_file(), "RLNAS_REQUIRE_DATA")
+    path = root / "nasbench201" / "nb201_accuracies.csv" if root else None
+    return path if path is not None and path.is_file() else None
+
+
+@pytest.fixture(scope="session")
+def nb201_table_path(tmp_path_factory) -> Path:
+    """A NAS-Bench-201 CSV: RLNAS_NB201_TABLE's, the offline folder's, else the shipped table's values."""
+    configured = os.environ.get("RLNAS_NB201_TABLE")
+    if configured:
+        return Path(configured)
+    path = offline_table()
+    if path is None:
+        from nas_bench_201.benchmark import SHIPPED_TABLE, BenchmarkTable
+
+        path = tmp_path_factory.mktemp("nb201") / "nb201_accuracies.csv"
+        BenchmarkTable.load(SHIPPED_TABLE).save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def offline_nb201_table() -> Path:
+    """The offline folder's CSV (skipped when absent, required under RLNAS_REQUIRE_DATA=1)."""
+    path = offline_table()
+    _require("the offline NAS-Bench-201 table", path is not None, "RLNAS_REQUIRE_DATA")
     return path
 
 

@@ -1,5 +1,6 @@
 """Entry points: bad input gives one line on stderr and exit code 2, and nothing on disk is lost."""
 import subprocess
+from pathlib import Path
 import sys
 
 from common.checkpoint import save_checkpoint
@@ -54,3 +55,12 @@ def test_usage_errors_are_one_line_and_debug_shows_the_traceback(tmp_path):
     assert_one_line_error(result, "the following arguments are required")
     result = run("nas_bench_201.info", "--arch", "bad", "--debug")
     assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_the_default_run_directory_is_named_after_the_config_folder_and_file(tmp_path):
+    from common.cli import default_run_dir
+
+    assert default_run_dir("configs/nas_bench_201/quickstart.yaml", None) == Path("runs/nas_bench_201/quickstart")
+    assert default_run_dir("configs/darts/quickstart.yaml", None) == Path("runs/darts/quickstart")
+    assert default_run_dir(str(tmp_path / "mine" / "exp.yml"), None) == Path("runs/mine/exp")
+    assert default_run_dir("configs/darts/quickstart.yaml", "elsewhere") == Path("elsewhere")

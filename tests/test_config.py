@@ -3,7 +3,7 @@ from typing import Literal, Optional
 
 import pytest
 
-from common.config import apply_override, from_dict, load_config, to_dict
+from common.config import apply_override, from_dict, load_config, require_env, to_dict
 from common.errors import UserError
 
 
@@ -51,7 +51,6 @@ def test_int_accepted_as_float_and_env_expansion(tmp_path, monkeypatch):
     ("inner: {epochs: true}\n", "inner.epochs: expected int, got True"),
     ("inner: {mode: c}\n", "inner.mode: expected one of 'a', 'b', got 'c'"),
     ("tags: 3\n", "tags: expected a list, got 3"),
-    ("inner: {path: '${UNSET_RLNAS_VAR}'}\n", "inner.path: environment variable UNSET_RLNAS_VAR is not set"),
     ("[1, 2]\n", "a config must be a mapping"),
     ("inner: {lr: [\n", "not valid YAML"),
 ])
@@ -59,6 +58,16 @@ def test_errors_name_the_key(tmp_path, text, message):
     with pytest.raises(UserError, match=None) as error:
         load_config(write(tmp_path / "c.yaml", text), Outer)
     assert message in str(error.value)
+
+
+def test_an_unset_variable_is_an_error_only_where_the_value_is_used(tmp_path, monkeypatch):
+    monkeypatch.delenv("UNSET_RLNAS_VAR", raising=False)
+    cfg = load_config(write(tmp_path / "c.yaml", "inner: {path: '${UNSET_RLNAS_VAR}/x'}\n"), Outer)
+    assert cfg.inner.path == "${UNSET_RLNAS_VAR}/x"  # loading (and a stage that never reads it) is fine
+    with pytest.raises(UserError) as error:
+        require_env(cfg.inner.path, "inner.path")
+    assert str(error.value) == "inner.path: environment variable UNSET_RLNAS_VAR is not set (used as ${UNSET_RLNAS_VAR})"
+    assert require_env("/data/x", "inner.path") == "/data/x" and require_env(None, "inner.path") is None
 
 
 def test_missing_file_and_base_cycle(tmp_path):
@@ -91,3 +100,36 @@ def test_post_init_errors_become_user_errors():
 
     with pytest.raises(UserError, match="n must be positive"):
         from_dict(Checked, {"n": 0})
+
+
+@pytest.mark.parametrize("text", ["5e-4", "5E-4", "1e3", "-2.5e+1", "1.0e-3"])
+def test_scientific_notation_is_a_float_in_files_and_overrides(tmp_path, text):
+    expected = float(text)
+    config = load_config(write(tmp_path / "c.yaml", f"inner:\n  lr: {text}\n"), Outer)
+    assert config.inner.lr == expected
+    config = load_config(write(tmp_path / "d.yaml", "seed: 1\n"), Outer, [f"inner.lr={text}"])
+    assert config.inner.lr == expected
+
+
+def test_strings_that_only_look_numeric_stay_strings(tmp_path):
+    config = load_config(write(tmp_path / "c.yaml", "tags: [x1e3, 1e, e5, '5e-4']\n"), Outer)
+    assert config.tags == ["x1e3", "1e", "e5", "5e-4"]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"seed: 1\ninner:\n  lr: 0.1\nseed: 2\n", "key 'seed' appears twice"),
+    (b"inner:\n  lr: 0.1\n  lr: 0.2\n", "key 'lr' appears twice"),
+    (b"", "the config file is empty"),
+    (b"# only a comment\n", "the config file is empty"),
+    (b"seed: 1 # caf\xe9\n", "not a UTF-8 text file"),
+])
+def test_bad_config_files_are_refused_with_the_reason(tmp_path, content, message):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(content)
+    with pytest.raises(UserError, match=message):
+        load_config(path, Outer)
+
+
+def test_a_directory_is_not_a_config(tmp_path):
+    with pytest.raises(UserError, match="is a directory"):
+        load_config(tmp_path, Outer)

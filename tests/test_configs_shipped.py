@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from common.config import load_config
+from common.config import load_config, load_yaml_tree
 from common.space import get_space
 from nas_bench_201.config import NB201Config
 
@@ -39,3 +39,26 @@ def test_cpu_config_keeps_the_paper_size_supernet(monkeypatch):
     cfg = load_config(ROOT / "configs/nas_bench_201/cpu_cifar10.yaml", NB201Config)
     assert (cfg.model.channels, cfg.model.cells_per_stage, cfg.train.batch_size) == (16, 5, 64)
     assert cfg.data.root == "/data/cifar10" and cfg.data.valid_fraction == 0.5
+
+
+SYNTHETIC_CONFIGS = [path for path in sorted((ROOT / "configs").glob("*/*.yaml"))
+                     if (load_yaml_tree(path).get("data") or {}).get("dataset") == "synthetic"]
+
+
+def test_the_synthetic_configs_are_the_quickstarts():
+    assert {f"{p.parent.name}/{p.stem}" for p in SYNTHETIC_CONFIGS} >= {
+        "nas_bench_201/quickstart", "nas_bench_201/quickstart_distributed", "darts/quickstart",
+        "darts/retrain_quickstart", "mobilenet/quickstart", "mobilenet/retrain_quickstart"}
+
+
+@pytest.mark.parametrize("path", SYNTHETIC_CONFIGS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_synthetic_configs_read_no_environment_variable(path):
+    """A synthetic run needs no data folder: after the bases merge, no value names ${VAR}."""
+    def strings(value):
+        if isinstance(value, dict):
+            return [s for v in value.values() for s in strings(v)]
+        if isinstance(value, list):
+            return [s for v in value for s in strings(v)]
+        return [value] if isinstance(value, str) else []
+
+    assert [s for s in strings(load_yaml_tree(path)) if "${" in s] == []

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 # Paper Tables 3 and 4 (ImageNet, 224x224, auxiliary head excluded), with the exact values of the
-# released counting rules (reference sections 7 and 10.2).
+# released counting rules (docs/reference.md §7 and §10.2).
 @pytest.mark.parametrize("name, channels, flops_m, params_m, exact", [
     ("RLNAS_CIFAR10", 48, 629, 5.7, 629.1), ("RLNAS_CIFAR10", 46, 581, 5.3, 580.6),
     ("RLNAS_IMAGENET_600M", 48, 597, 5.5, 596.8), ("RLNAS_IMAGENET", 48, 724, 6.6, 723.9),

@@ -74,7 +74,7 @@ def test_bad_strings_are_user_errors(text):
         from_str(text)
 
 
-# The released cands (reference section 4.7) and the genotypes they were transcribed to.
+# The released cands (docs/reference.md §4.7) and the genotypes they were transcribed to.
 CANDS = {
     "RLNAS_CIFAR10": ([5, 4, 6, 0, 5, 4, 0, 0, 7, 0, 7, 6, 0, 0], [5, 6, 4, 0, 5, 0, 6, 0, 4, 0, 1, 5, 0, 0]),
     "RLNAS_IMAGENET_600M": ([4, 4, 0, 3, 4, 0, 4, 4, 0, 3, 0, 0, 0, 4], [4, 1, 4, 3, 0, 4, 6, 0, 0, 3, 4, 0, 0, 0]),

@@ -190,3 +190,10 @@ def test_max_train_images_draws_from_every_class_of_a_sorted_folder(tmp_path):
     data = build_datasets(DataConfig(dataset="imagefolder", root=str(tmp_path / "data"), max_train_images=6), 0)
     assert len(data.train) == 6 and set(data.train.targets.tolist()) == {0, 1}  # the first 6 would be class 0 only
 
+
+
+def test_an_unset_data_root_variable_is_reported_when_the_data_is_read(monkeypatch):
+    monkeypatch.delenv("UNSET_RLNAS_DATA", raising=False)
+    cfg = DataConfig(dataset="cifar10", root="${UNSET_RLNAS_DATA}/cifar")
+    with pytest.raises(UserError, match=r"^data.root: environment variable UNSET_RLNAS_DATA is not set"):
+        build_datasets(cfg, seed=0)

@@ -32,8 +32,8 @@ def test_paper_architecture_has_the_papers_flops_and_params():
     table = default_table()
     flops_m, params_m = table.flops_m([PAPER_ARCH])[0], table.params_m([PAPER_ARCH])[0]
     assert abs(flops_m - 473) < 1 and abs(params_m - 5.3) < 0.05  # paper Table 5: 473M, 5.3M
-    assert flops_m == pytest.approx(473.248184, abs=1e-6)  # ref §5.7 (computed): 473.25M
-    assert table.pre[0] == 30_105_600 and table.post[0] == 40_033_304  # ref §5.5 (computed)
+    assert flops_m == pytest.approx(473.248184, abs=1e-6)  # docs/reference.md §5.7 (computed): 473.25M
+    assert table.pre[0] == 30_105_600 and table.post[0] == 40_033_304  # docs/reference.md §5.5 (computed)
     net = build_model(PAPER_ARCH, 1000)  # a real network, real arithmetic
     assert count_flops_released(net, torch.zeros(1, 3, 224, 224)) == table.flops([PAPER_ARCH])[0]
 

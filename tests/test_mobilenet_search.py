@@ -173,7 +173,7 @@ def test_shipped_retrain_configs(name, monkeypatch):
 
 
 def test_random_labels_really_replace_the_labels_of_an_image_folder(tmp_path):
-    # The released ImageNet code overwrote `targets`, which ImageFolder never reads (ref §5.2).
+    # The released ImageNet code overwrote `targets`, which ImageFolder never reads (docs/reference.md §5.2).
     from PIL import Image
     from torchvision.datasets import ImageFolder
 

@@ -82,6 +82,6 @@ def test_supernet_runs_any_path_and_identity_passes_through():
 def test_standalone_network_of_the_paper_architecture():
     net = build_model(PAPER_ARCH, 1000)
     assert len(net.features) == 20  # one identity layer removed
-    assert count_params(net) == 5_255_648  # ref §5.7: 5.26M (paper: 5.3M)
+    assert count_params(net) == 5_255_648  # docs/reference.md §5.7: 5.26M (paper: 5.3M)
     net.eval()
     assert net(torch.zeros(1, 3, 64, 64)).shape == (1, 1000)

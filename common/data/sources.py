@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..checkpoint import atomic_torch_save
+from ..config import require_env
 from ..errors import UserError
 from .config import DataConfig, SyntheticConfig
 from .splits import holdout_split, train_subset
@@ -78,7 +79,7 @@ def _synthetic(cfg: SyntheticConfig) -> tuple[ImageSet, ImageSet, tuple, tuple]:
 
 
 def require_root(cfg: DataConfig) -> Path:
-    if not cfg.root:
+    if not require_env(cfg.root, "data.root"):
         raise UserError(f"data.root: required for dataset '{cfg.dataset}'")
     root = Path(cfg.root)
     if not root.exists() and not (cfg.download and cfg.dataset in ("cifar10", "cifar100")):
@@ -162,7 +163,7 @@ def _folder_set(folder: Path, cfg: DataConfig, classes: Optional[list[str]] = No
     if cfg.cache_dir:
         listing = "\n".join(f"{p}|{p.stat().st_size}|{p.stat().st_mtime_ns}" for p, _ in files)
         key = hashlib.sha256(f"{cfg.image_size}\n{listing}".encode()).hexdigest()[:20]
-        cache = Path(cfg.cache_dir) / f"imagefolder-{key}.pt"
+        cache = Path(require_env(cfg.cache_dir, "data.cache_dir")) / f"imagefolder-{key}.pt"
         cached = _read_cache(cache, len(files))
         if cached is not None:
             return found, ImageSet(cached["images"], cached["targets"], len(found))
@@ -231,7 +232,7 @@ def _imagenet16(cfg: DataConfig) -> tuple[ImageSet, ImageSet]:
 
 def _split(train: ImageSet, cfg: DataConfig, seed: int) -> tuple[ImageSet, Optional[ImageSet]]:
     if cfg.split_file:
-        path = Path(cfg.split_file)
+        path = Path(require_env(cfg.split_file, "data.split_file"))
         try:
             spec = json.loads(path.read_text())
             indices = {part: [int(i) for i in spec[part][1]] for part in ("train", "valid")}

@@ -1,4 +1,4 @@
-"""``RabbitMQEvaluator``: the search's side of distributed evaluation (DESIGN section 6).
+"""``RabbitMQEvaluator``: the search's side of distributed evaluation (docs/design.md section 6).
 
 ``results()`` publishes one persistent request per submitted candidate to the job's durable request
 queue (publisher confirms, pipelined), then consumes replies until every candidate is answered:

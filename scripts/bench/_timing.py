@@ -1,10 +1,20 @@
-"""Helpers shared by the benchmarks in this folder: device-aware clocks and an aligned table."""
+"""Helpers shared by the benchmarks in this folder: device-aware clocks and an aligned table.
+
+Every benchmark imports this module before the project's packages; importing it puts the project
+root on ``sys.path``, so that ``python scripts/bench/<script>.py`` works without ``PYTHONPATH``.
+"""
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 from typing import Callable, Sequence
 
-import torch
+ROOT = str(Path(__file__).resolve().parents[2])
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import torch  # noqa: E402
 
 
 def synchronize(device: torch.device) -> None:

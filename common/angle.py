@@ -22,6 +22,9 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
+from .checkpoint import load_checkpoint
+from .errors import UserError
+
 STAT_DOT, STAT_N0, STAT_NT = 0, 1, 2
 
 
@@ -101,3 +104,24 @@ class AngleScorer:
         if len(archs) == 0:
             return np.zeros(0)
         return angles_from_counts(self.counts_fn(archs), self.stats)
+
+
+def scorer_from_states(atoms: Sequence[Atom], counts_fn, state0: Mapping[str, torch.Tensor],
+                       state_t: Mapping[str, torch.Tensor], where: str, title: str) -> AngleScorer:
+    """The scorer of two state dicts, once every tensor the atoms name is known to be in both."""
+    missing = [name for atom in atoms for name in atom.params if name not in state_t or name not in state0]
+    if missing:
+        raise UserError(f"{where}: not a {title} supernet of the configured shape (missing {missing[0]})")
+    return AngleScorer(atoms, state0, state_t, counts_fn)
+
+
+def scorer_from_checkpoints(space: str, title: str, init_path, trained_path, atoms_of) -> AngleScorer:
+    """Angle scorer from the epoch-0 and trained checkpoints of one supernet run of space ``space``;
+    ``atoms_of(model_section)`` gives ``(atoms, counts)`` for the checkpoints' ``config.model``."""
+    init = load_checkpoint(init_path, space=space)
+    trained = load_checkpoint(trained_path, space=space)
+    if init["config"].get("model") != trained["config"].get("model"):
+        raise UserError(f"{init_path} and {trained_path} are checkpoints of different supernets")
+    model = trained["config"].get("model")
+    atoms, counts_fn = atoms_of(model if isinstance(model, dict) else {})
+    return scorer_from_states(atoms, counts_fn, init["model"], trained["model"], str(trained_path), title)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import sys
 import types
 import typing
 from pathlib import Path
@@ -95,8 +96,9 @@ def merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def load_yaml_tree(path: str | os.PathLike, _chain: tuple[Path, ...] = ()) -> dict:
-    """The mapping of ``path`` with its ``_base_`` files merged underneath (paths relative to it)."""
+def load_yaml_tree(path: str | os.PathLike, _chain: tuple[Path, ...] = (), schema: type | None = None) -> dict:
+    """The mapping of ``path`` with its ``_base_`` files merged underneath (paths relative to it);
+    with a ``schema``, each file's renamed keys (see ``from_dict``) are renamed before merging."""
     path = Path(path).resolve()
     if path in _chain:
         raise UserError(f"{path}: _base_ cycle through {' -> '.join(p.name for p in _chain)}")
@@ -108,8 +110,8 @@ def load_yaml_tree(path: str | os.PathLike, _chain: tuple[Path, ...] = ()) -> di
         raise UserError(f"{path}: _base_ must be a file name or a list of file names")
     merged: dict = {}
     for base in bases:
-        merged = merge(merged, load_yaml_tree(path.parent / base, _chain + (path,)))
-    return merge(merged, data)
+        merged = merge(merged, load_yaml_tree(path.parent / base, _chain + (path,), schema))
+    return merge(merged, renamed_tree(schema, data) if schema is not None else data)
 
 
 def apply_override(data: dict, assignment: str) -> None:
@@ -242,10 +244,76 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
     raise TypeError(f"{path}: unsupported schema type {tp!r}")
 
 
+_warned: set[str] = set()
+
+
+def deprecated(old: str, new: str) -> None:
+    """One stderr line (once per process) saying that ``old`` is spelled ``new`` now; ``old`` still works."""
+    if old not in _warned:
+        _warned.add(old)
+        print(f"warning: {old} is deprecated, use {new}", file=sys.stderr)
+
+
+def _renamed(schema: type, data: dict, path: str) -> dict:
+    """``data`` with the old key names of ``schema.RENAMED`` ({old: new}) replaced by the new ones."""
+    renamed = getattr(schema, "RENAMED", {})
+    if not any(key in renamed for key in data):
+        return data
+    data = dict(data)
+    for old, new in renamed.items():
+        if old in data:
+            where = f"{path}." if path else ""
+            if new in data:
+                raise UserError(f"{where}{old} and {where}{new} are the same setting: give only {where}{new}")
+            deprecated(f"{where}{old}", f"{where}{new}")
+            data[new] = data.pop(old)
+    return data
+
+
+def _section(tp: Any) -> type | None:
+    """The dataclass a field of type ``tp`` holds (``Optional`` unwrapped), or None."""
+    if dataclasses.is_dataclass(tp):
+        return tp
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        sections = [a for a in typing.get_args(tp) if dataclasses.is_dataclass(a)]
+        return sections[0] if len(sections) == 1 else None
+    return None
+
+
+def renamed_tree(schema: type | None, data: Any, path: str = "") -> Any:
+    """``data`` with the renamed keys of ``schema`` and of its sections replaced (a deprecation line each)."""
+    if schema is None or not isinstance(data, dict):
+        return data
+    data = _renamed(schema, data, path)
+    hints = typing.get_type_hints(schema)
+    return {key: renamed_tree(_section(hints.get(key)), value, f"{path}.{key}" if path else str(key))
+            for key, value in data.items()}
+
+
+def renamed_key(schema: type | None, key: str) -> str:
+    """The dotted ``--set`` key ``key`` with renamed parts replaced (a deprecation line each)."""
+    parts, done = key.split("."), []
+    for index, part in enumerate(parts):
+        if schema is None:
+            return ".".join(done + parts[index:])
+        new = getattr(schema, "RENAMED", {}).get(part)
+        if new is not None:
+            deprecated(".".join(done + [part]), ".".join(done + [new]))
+            part = new
+        done.append(part)
+        fields = {f.name for f in dataclasses.fields(schema)}
+        schema = _section(typing.get_type_hints(schema).get(part)) if part in fields else None
+    return ".".join(done)
+
+
 def from_dict(schema: type[T], data: dict, path: str = "") -> T:
-    """Build the dataclass ``schema`` from ``data``: every key checked, missing keys take defaults."""
+    """Build the dataclass ``schema`` from ``data``: every key checked, missing keys take defaults.
+
+    A schema may list renamed keys in ``RENAMED = {old: new}``: the old spelling still works, with a
+    deprecation line on stderr."""
     hints = typing.get_type_hints(schema)
     fields = {f.name: f for f in dataclasses.fields(schema) if f.init}
+    data = _renamed(schema, data, path)
     for key in data:
         if key not in fields:
             where = f"{path}.{key}" if path else str(key)
@@ -276,9 +344,10 @@ def to_dict(config: Any) -> Any:
 
 def load_config(path: str | os.PathLike, schema: type[T], overrides: typing.Iterable[str] = ()) -> T:
     """Load ``path`` (with bases), apply ``--set`` overrides, expand ``${VAR}``, check against ``schema``."""
-    data = load_yaml_tree(path)
+    data = load_yaml_tree(path, schema=schema)
     for assignment in overrides:
-        apply_override(data, assignment)
+        key, sep, value = assignment.partition("=")
+        apply_override(data, renamed_key(schema, key.strip()) + sep + value if sep else assignment)
     return from_dict(schema, expand_env(data))
 
 

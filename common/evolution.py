@@ -6,8 +6,9 @@ random architectures to fill up to ``population``. No architecture is ever propo
 twice; candidates that are illegal or violate the constraint are rejected. The state after every
 generation is written to a JSON file, and a search resumed from it ends with the identical result.
 
-The search only sees the space interface: ``random(rng)``, ``mutate(arch, prob, rng)``,
-``crossover(a, b, rng)``, ``is_legal(arch)``, ``to_str(arch)``, ``from_str(s)``.
+The search only sees the codec and sampling of the space interface (``common.space.SearchSpace``):
+``random(rng)`` (or the ``sample`` given), ``mutate(arch, prob, rng)``, ``crossover(a, b, rng)``,
+``is_legal(arch)``, ``to_str(arch)``, ``from_str(s)``.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Protocol
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -24,25 +25,10 @@ from .checkpoint import atomic_write_text
 from .errors import UserError
 from .evaluation import Evaluator, evaluate
 from .seeding import derive_seed
+from .space import SearchSpace
 
 STATE_VERSION = 1
 logger = logging.getLogger("rlnas")
-
-
-class Space(Protocol):
-    name: str
-
-    def random(self, rng: np.random.Generator): ...
-
-    def mutate(self, arch, prob: float, rng: np.random.Generator): ...
-
-    def crossover(self, a, b, rng: np.random.Generator): ...
-
-    def is_legal(self, arch) -> bool: ...
-
-    def to_str(self, arch) -> str: ...
-
-    def from_str(self, text: str): ...
 
 
 @dataclass
@@ -83,10 +69,12 @@ def ranked(scores: dict[str, float], keys=None) -> list[tuple[str, float]]:
 
 
 class EvolutionSearch:
-    def __init__(self, space: Space, evaluator: Evaluator, cfg: EvolutionConfig, seed: int,
+    def __init__(self, space: SearchSpace, evaluator: Evaluator, cfg: EvolutionConfig, seed: int,
                  constraint: Optional[Callable[[object], bool]] = None, state_path: Optional[Path] = None,
-                 progress: Optional[Callable[[int, int], None]] = None, scorer_id: Optional[str] = None):
+                 progress: Optional[Callable[[int, int], None]] = None, scorer_id: Optional[str] = None,
+                 sample: Optional[Callable[[np.random.Generator], object]] = None):
         self.space = space
+        self.sample = sample if sample is not None else space.random  # random members of a population
         self.evaluator = evaluator
         self.cfg = cfg
         self.seed = seed
@@ -131,7 +119,7 @@ class EvolutionSearch:
         if self.top:
             children += self._propose(cfg.mutations, lambda: self.space.mutate(self._parent(), cfg.mutation_prob, self.rng))
             children += self._propose(cfg.crossovers, lambda: self.space.crossover(self._parent(), self._parent(), self.rng))
-        children += self._propose(cfg.population - len(children), lambda: self.space.random(self.rng))
+        children += self._propose(cfg.population - len(children), lambda: self.sample(self.rng))
         return children
 
     # ------------------------------------------------------------------ state

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, Optional, Sequence
@@ -14,7 +15,8 @@ from .evaluation import Evaluator, evaluate
 from .evaluation.config import AMQPConfig
 from .evolution import EvolutionConfig, EvolutionSearch, SearchResult, ranked
 from .seeding import derive_seed
-from .training import checkpoint_path
+from .space import SearchSpace
+from .trainer import checkpoint_path
 from .valacc import ValAccConfig
 
 
@@ -26,15 +28,17 @@ def score_all(evaluator: Evaluator, archs: Sequence, top_k: int) -> SearchResult
     return SearchResult(top=ranked(scores)[:top_k], scores=scores, failed=failed)
 
 
-def random_search(space, evaluator: Evaluator, num: int, seed: int, top_k: int,
-                  constraint: Optional[Callable] = None, max_tries: int = 100) -> SearchResult:
-    """Score ``num`` distinct legal architectures sampled uniformly by ``space.random``."""
+def random_search(space: SearchSpace, evaluator: Evaluator, num: int, seed: int, top_k: int,
+                  constraint: Optional[Callable] = None, max_tries: int = 100,
+                  sample: Optional[Callable] = None) -> SearchResult:
+    """Score ``num`` distinct legal architectures drawn by ``sample`` (default ``space.random``)."""
     rng = np.random.default_rng(derive_seed(seed, "random_search"))
+    sample = sample if sample is not None else space.random
     chosen: dict[str, object] = {}
     for _ in range(num * max_tries):
         if len(chosen) == num:
             break
-        arch = space.random(rng)
+        arch = sample(rng)
         key = space.to_str(arch)
         if key not in chosen and space.is_legal(arch) and (constraint is None or constraint(arch)):
             chosen[key] = arch
@@ -62,26 +66,31 @@ class SearchConfig:
             raise ValueError("random_samples and report_top must be positive")
 
 
-def run_strategy(space, evaluator: Evaluator, cfg: SearchConfig, seed: int, state_path: Optional[Path] = None,
-                 constraint: Optional[Callable] = None, progress=None, scorer_id: Optional[str] = None,
-                 candidates: Optional[Sequence] = None) -> SearchResult:
+# Every value of ``search.score`` and ``search.strategy``; a space declares the ones it supports.
+ALL_SCORES = typing.get_args(typing.get_type_hints(SearchConfig)["score"])
+ALL_STRATEGIES = typing.get_args(typing.get_type_hints(SearchConfig)["strategy"])
+
+
+def run_strategy(space: SearchSpace, evaluator: Evaluator, cfg: SearchConfig, seed: int,
+                 state_path: Optional[Path] = None, constraint: Optional[Callable] = None, progress=None,
+                 scorer_id: Optional[str] = None, candidates: Optional[Sequence] = None,
+                 sample: Optional[Callable] = None) -> SearchResult:
     """Run ``cfg.strategy``; ``exhaustive`` needs a space that can list all its architectures, ``eps``
-    the final proxy space of an EPS-trained supernet (``candidates``).
+    the final proxy space of an EPS-trained supernet (``candidates``). ``sample`` draws the random
+    architectures (default ``space.random``).
 
     ``scorer_id`` names what the scores come from, so that a resumed evolution never mixes scores of
     different weights (see ``EvolutionSearch.load``).
     """
     if cfg.strategy == "evolution":
-        return EvolutionSearch(space, evaluator, cfg.evolution, seed, constraint=constraint,
-                               state_path=state_path, progress=progress, scorer_id=scorer_id).run()
+        return EvolutionSearch(space, evaluator, cfg.evolution, seed, constraint=constraint, state_path=state_path,
+                               progress=progress, scorer_id=scorer_id, sample=sample).run()
     if cfg.strategy == "random":
-        return random_search(space, evaluator, cfg.random_samples, seed, cfg.report_top, constraint)
+        return random_search(space, evaluator, cfg.random_samples, seed, cfg.report_top, constraint, sample=sample)
     if cfg.strategy == "eps":
         if not candidates:
             raise UserError("search.strategy: eps needs a supernet trained with EPS (its checkpoint holds no proxy space)")
         return score_all(evaluator, [a for a in candidates if constraint is None or constraint(a)], cfg.report_top)
-    if not hasattr(space, "all_archs"):
-        raise UserError(f"search.strategy: the {space.name} space is too large to rank exhaustively")
     archs = [arch for arch in space.all_archs() if constraint is None or constraint(arch)]
     return score_all(evaluator, archs, cfg.report_top)
 
@@ -105,3 +114,12 @@ def result_document(result: SearchResult, cfg: SearchConfig, describe: Callable[
         "top": [entry(key, score) for key, score in top],
         "evaluated": len(result.scores), "failed": result.failed, "history": result.history,
     }
+
+
+def flops_limit(space: SearchSpace, cfg) -> Optional[Callable[[object], bool]]:
+    """``arch -> FLOPs <= flops.limit_m`` (millions) priced by the space's cost model, or None without a limit."""
+    limit_m = getattr(getattr(cfg, "flops", None), "limit_m", None)
+    if limit_m is None:
+        return None
+    model, limit = space.cost_model(cfg), limit_m * 1e6
+    return lambda arch: bool(model.costs([arch])[0][0] <= limit)

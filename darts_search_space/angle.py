@@ -25,12 +25,12 @@ import numpy as np
 import torch
 
 from common.angle import AngleScorer, Atom
-from common.checkpoint import load_checkpoint
+from common.angle import scorer_from_states as states_scorer
 from common.config import from_dict
 from common.errors import UserError
 
 from .ops import cell_layout
-from .space import (AVG_POOL, DIL3, DIL5, EDGES, MAX_POOL, NAME, NODE_PATHS, NONE, NUM_EDGES, NUM_GENES, NUM_OPS, OPS,
+from .encoding import (AVG_POOL, DIL3, DIL5, EDGES, MAX_POOL, NAME, NODE_PATHS, NONE, NUM_EDGES, NUM_GENES, NUM_OPS, OPS,
                     PATH_EDGES, SEP3, SEP5, SKIP)
 from .supernet import SupernetConfig
 
@@ -142,27 +142,18 @@ def naive_pieces(arch: Sequence[int], state: Mapping[str, torch.Tensor], layout:
     return pieces + [state[name] for name in layout.fixed()]
 
 
-def supernet_config_of(checkpoint: dict) -> SupernetConfig:
-    model = checkpoint["config"].get("model")
-    if not isinstance(model, dict):
+def supernet_config_of(model: dict) -> SupernetConfig:
+    """The supernet config of a checkpoint whose config's model section is ``model``."""
+    if not isinstance(model, dict) or not model:
         raise UserError("checkpoint config lacks its model section")
     return from_dict(SupernetConfig, model, "model")
 
 
-def scorer_from_checkpoints(init_path, trained_path, dil_conv_bn: DilBN = "paper") -> AngleScorer:
-    """Angle scorer from the epoch-0 and trained checkpoints of one supernet run."""
-    init = load_checkpoint(init_path, space=NAME)
-    trained = load_checkpoint(trained_path, space=NAME)
-    if init["config"].get("model") != trained["config"].get("model"):
-        raise UserError(f"{init_path} and {trained_path} are checkpoints of different supernets")
-    return scorer_from_states(init["model"], trained["model"], supernet_config_of(trained), dil_conv_bn,
-                              source=str(trained_path))
+def angle_atoms(model: dict, dil_conv_bn: DilBN = "paper"):
+    """``(atoms, counts)`` of the supernet whose config's model section is ``model``."""
+    return atoms(Layout(supernet_config_of(model), dil_conv_bn)), counts
 
 
 def scorer_from_states(state0: Mapping[str, torch.Tensor], state_t: Mapping[str, torch.Tensor], cfg: SupernetConfig,
                        dil_conv_bn: DilBN = "paper", source: str = "state dict") -> AngleScorer:
-    atom_list = atoms(Layout(cfg, dil_conv_bn))
-    missing = [name for atom in atom_list for name in atom.params if name not in state_t or name not in state0]
-    if missing:
-        raise UserError(f"{source}: not a DARTS supernet of the configured shape (missing {missing[0]})")
-    return AngleScorer(atom_list, state0, state_t, counts)
+    return states_scorer(atoms(Layout(cfg, dil_conv_bn)), counts, state0, state_t, source, "DARTS")

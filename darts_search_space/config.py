@@ -1,16 +1,17 @@
 """The config schemas of DARTS experiments: supernet + search (``DartsConfig``) and retraining
-(``RetrainExperiment``). Defaults are the paper's CIFAR-10 search settings (section 4.2.2)."""
+(``RetrainExperiment``). Defaults are the paper's CIFAR-10 search settings (section 4.2.2).
+Renamed keys (the old spelling still works, with a deprecation line): ``flops.max_flops_M`` is
+``flops.limit_m``, ``model.genotype`` (retraining) is ``model.arch``, as in the other spaces."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
 from common.experiment import ExperimentConfig
-from common.retrain import RetrainConfig
+from common.retrain import RetrainExperiment as RetrainBase
 from common.search import SearchConfig
-from common.data import DataConfig
 
-from .flops import NetworkShape
+from .costs import NetworkShape
 from .supernet import SupernetConfig
 
 
@@ -23,14 +24,15 @@ class AngleConfig:
 class FlopsLimitConfig:
     """The search's FLOPs constraint, priced on the retraining network (not the supernet)."""
 
-    max_flops_M: Optional[float] = None  # None: no limit; the paper's ImageNet search: 600
+    limit_m: Optional[float] = None  # millions; None: no limit; the paper's ImageNet search: 600
     dataset: Literal["imagenet", "cifar10"] = "imagenet"  # network shape: 224x224 / 1000 classes or 32x32 / 10
     channels: int = 48
     layers: int = 14
+    RENAMED = {"max_flops_M": "limit_m"}
 
     def __post_init__(self):
-        if self.max_flops_M is not None and self.max_flops_M <= 0:
-            raise ValueError("max_flops_M must be positive (or null for no limit)")
+        if self.limit_m is not None and self.limit_m <= 0:
+            raise ValueError("limit_m must be positive (or null for no limit)")
         if self.channels < 2 or self.channels % 2 or self.layers < 3:
             raise ValueError("channels must be even and >= 2, layers >= 3")
 
@@ -50,11 +52,12 @@ class DartsConfig(ExperimentConfig):
 class NetworkConfig:
     """The retraining network: ``NetworkCIFAR`` (stem cifar) or ``NetworkImageNet`` (stem imagenet)."""
 
-    genotype: str = "RLNAS_CIFAR10"  # a name from genotypes.py, a Genotype(...) text or an architecture string
+    arch: str = "RLNAS_CIFAR10"  # a name from genotypes.py, a Genotype(...) text, an architecture string or search:RUN_DIR
     stem: Literal["cifar", "imagenet"] = "cifar"
     channels: int = 36
     layers: int = 20
     auxiliary: bool = True  # auxiliary head after the second reduction cell (its loss weight: train.aux_weight)
+    RENAMED = {"genotype": "arch"}
 
     def __post_init__(self):
         if self.channels < 2 or self.channels % 2 or self.layers < 3:
@@ -62,9 +65,5 @@ class NetworkConfig:
 
 
 @dataclass
-class RetrainExperiment:
-    seed: int = 0
-    device: str = "auto"
-    data: DataConfig = field(default_factory=DataConfig)
+class RetrainExperiment(RetrainBase):
     model: NetworkConfig = field(default_factory=NetworkConfig)
-    train: RetrainConfig = field(default_factory=RetrainConfig)

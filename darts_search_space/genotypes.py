@@ -14,7 +14,7 @@ from typing import Sequence
 
 from common.errors import UserError
 
-from .space import CONCAT, NONE, NUM_EDGES, OPS, STEPS, cells, edge_index, from_str, is_legal
+from .encoding import CONCAT, NONE, NUM_EDGES, OPS, STEPS, cells, edge_index, from_str, is_legal
 
 Genotype = namedtuple("Genotype", "normal normal_concat reduce reduce_concat")
 

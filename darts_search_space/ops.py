@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from .space import AVG_POOL, DIL3, DIL5, EDGES, MAX_POOL, NONE, NUM_EDGES, OPS, SEP3, SEP5, SKIP, STEPS
+from .encoding import AVG_POOL, DIL3, DIL5, EDGES, MAX_POOL, NONE, NUM_EDGES, OPS, SEP3, SEP5, SKIP, STEPS
 
 
 class ReLUConvBN(nn.Module):

@@ -1,170 +1,100 @@
-"""The DARTS search space: 8 ops on the 14 edges of a normal and a reduction cell.
+"""The DARTS search space as the stages see it (``common.space``): ``SPACE``.
 
-A cell has two inputs (nodes 0 and 1: the outputs of the two previous cells) and four intermediate
-nodes 2..5; node ``j`` has an edge from every earlier node, so the cell has 2+3+4+5 = 14 edges, in
-the released order: node 2 <- {0, 1} (edges 0-1), node 3 <- {0, 1, 2} (edges 2-4), node 4 <- {0..3}
-(edges 5-8), node 5 <- {0..4} (edges 9-13). The cell output concatenates nodes 2..5.
-
-An architecture is a tuple of 28 op codes (``OPS`` index): the normal cell's 14 genes, then the
-reduction cell's. It is legal when every intermediate node has exactly two non-``none`` inputs,
-which is the DARTS genotype shape (8 ops per cell, 2 per node). Its canonical string lists each
-cell's genes node by node, normal/reduce: the paper's CIFAR-10 cell is
-``54-605-4007-07600/56-405-0604-01500`` (node 2: op 5 from input 0, op 4 from input 1; ...).
+The codec and sampling live in ``encoding`` (re-exported here, so ``from darts_search_space.space
+import from_str`` keeps working); networks in ``supernet``/``model``, the angle in ``angle``, FLOPs
+in ``costs``, drawings in ``drawing``, genotype names and texts in ``genotypes``.
 """
 from __future__ import annotations
 
-import re
-from typing import Sequence
-
-import numpy as np
-
 from common.errors import UserError
+from common.space import SearchSpace, register
 
-NAME = "darts"
-OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
-       "dil_conv_3x3", "dil_conv_5x5")
-NONE, MAX_POOL, AVG_POOL, SKIP, SEP3, SEP5, DIL3, DIL5 = range(8)
-NUM_OPS = len(OPS)
-STEPS = 4  # intermediate nodes per cell
-NODE_OFFSETS = (0, 2, 5, 9)  # first edge of nodes 2, 3, 4, 5
-EDGES = tuple((k, j) for j in range(2, 2 + STEPS) for k in range(j))  # (from, to), gene order
-NUM_EDGES = len(EDGES)  # 14
-NUM_GENES = 2 * NUM_EDGES  # normal + reduce
-CONCAT = (2, 3, 4, 5)
-# node_of[e]: intermediate node index 0..3 of edge e's target
-NODE_OF_EDGE = np.array([j - 2 for _, j in EDGES])
-NODE_EDGES = tuple(tuple(range(NODE_OFFSETS[n], NODE_OFFSETS[n] + n + 2)) for n in range(STEPS))
-
-Arch = tuple  # 28 ints in range(8)
+from .angle import Layout, angle_atoms, naive_pieces, supernet_config_of
+from .config import DartsConfig, RetrainExperiment
+from .costs import NetworkShape, costs
+from .drawing import draw
+from .encoding import *  # noqa: F401,F403 - the codec's names are the space's public names
+from .encoding import DartsCodec
+from .genotypes import from_arch, resolve, to_text
+from .model import build_model
+from .supernet import build_supernet
 
 
-def edge_index(from_node: int, to_node: int) -> int:
-    """Gene index of edge ``from_node -> to_node`` inside one cell (``k + offset(j)``)."""
-    if not (2 <= to_node < 2 + STEPS and 0 <= from_node < to_node):
-        raise ValueError(f"no edge {from_node} -> {to_node}")
-    return NODE_OFFSETS[to_node - 2] + from_node
+def _dil_conv_bn(cfg) -> str:
+    return cfg.angle.dil_conv_bn if cfg is not None else "paper"
 
 
-def _enumerate_paths() -> tuple[tuple[int, ...], ...]:
-    """Every path from an input (0 or 1) through increasing intermediate nodes, ending at any
-    intermediate node (all of them feed the output): 30 paths, as the released ``config.paths``."""
-    paths = []
+class DartsSpace(DartsCodec, SearchSpace):
+    title = "DARTS"
+    config_schema = DartsConfig
+    retrain_schema = RetrainExperiment
+    arch_help = "a genotype name (RLNAS_CIFAR10, ...), a Genotype(...) text, an architecture string or search:RUN_DIR"
+    cli_aliases = {"--genotype": "--arch"}
+    retrain_options = {"--init-channels": ("model.channels", int, "C of the network (scales FLOPs)")}
+    can_draw = True
+    quickstart = ("configs/darts/quickstart.yaml", "configs/darts/retrain_quickstart.yaml")
+    smoke_overrides = ("train.epochs=1", "train.max_steps_per_epoch=2", "model.channels=4", "model.layers=3",
+                       "flops.channels=16", "data.synthetic.num_images=64", "data.synthetic.num_test_images=32")
+    retrain_smoke_overrides = ("train.epochs=1", "train.max_steps_per_epoch=1", "model.channels=4", "model.layers=3",
+                               "data.synthetic.num_images=64", "data.synthetic.num_test_images=32")
 
-    def extend(path):
-        if path[-1] >= 2:
-            paths.append(tuple(path))
-        for nxt in range(max(path[-1] + 1, 2), 2 + STEPS):
-            extend(path + [nxt])
+    def parse_arch(self, spec: str):
+        return resolve(spec)
 
-    for start in (0, 1):
-        extend([start])
-    return tuple(paths)
+    def arch_record(self, arch) -> str:
+        return to_text(from_arch(arch))  # the cells themselves, readable
 
+    def build_supernet(self, cfg, num_classes: int):
+        return build_supernet(cfg.model, num_classes)
 
-NODE_PATHS = _enumerate_paths()
-PATH_EDGES = tuple(tuple(edge_index(a, b) for a, b in zip(p, p[1:])) for p in NODE_PATHS)
+    def build_model(self, arch, model_cfg, num_classes: int):
+        m = model_cfg
+        return build_model(arch, num_classes, m.stem, m.channels, m.layers, m.auxiliary)
 
+    def angle_atoms(self, supernet: dict, cfg=None):
+        return angle_atoms(supernet, _dil_conv_bn(cfg))
 
-def cells(arch: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    return tuple(int(g) for g in arch[:NUM_EDGES]), tuple(int(g) for g in arch[NUM_EDGES:])
+    def angle_pieces(self, arch, state, supernet: dict, cfg=None):
+        return naive_pieces(arch, state, Layout(supernet_config_of(supernet), _dil_conv_bn(cfg)))
 
+    def cost_model(self, cfg) -> NetworkShape:
+        return cfg.flops.shape()
 
-# ------------------------------------------------------------------------------ strings
+    def priced_network(self, arch, cfg):
+        shape = cfg.flops.shape()
+        return build_model(arch, shape.num_classes, shape.stem, shape.channels, shape.layers, True), shape.image_size
 
+    def cost_options(self, parser) -> None:
+        parser.add_argument("--dataset", default="imagenet", choices=["imagenet", "cifar10"])
+        parser.add_argument("--init-channels", type=int, default=None, help="C (default 48 ImageNet, 36 CIFAR-10)")
+        parser.add_argument("--layers", type=int, default=None, help="cells (default 14 ImageNet, 20 CIFAR-10)")
 
-def _cell_str(genes: Sequence[int]) -> str:
-    return "-".join("".join(str(int(genes[e])) for e in edges) for edges in NODE_EDGES)
+    def cost_model_from_args(self, args) -> NetworkShape:
+        if args.init_channels is not None and (args.init_channels < 2 or args.init_channels % 2):
+            raise UserError("--init-channels must be an even number >= 2")
+        if args.layers is not None and args.layers < 3:
+            raise UserError("--layers must be at least 3")
+        return NetworkShape.of(args.dataset, args.init_channels, args.layers)
 
+    def draw(self, arch, path, title: str = "") -> None:
+        draw(arch, path, title)
 
-def to_str(arch: Sequence[int]) -> str:
-    normal, reduce = cells(arch)
-    return f"{_cell_str(normal)}/{_cell_str(reduce)}"
+    def search_context(self, cfg, benchmark=None) -> dict:
+        shape = cfg.flops.shape()
+        return {"shape": shape, "document": {"flops_limit_M": cfg.flops.limit_m, "flops_network": vars(shape)}}
 
+    def describe(self, arch, cfg, context: dict) -> dict:
+        flops, params = costs([arch], context["shape"])
+        return {"genotype": to_text(from_arch(arch)), "flops_M": round(float(flops[0]) / 1e6, 2),
+                "params_M": round(float(params[0]) / 1e6, 3)}
 
-_STRING = re.compile(r"^[0-7]{2}-[0-7]{3}-[0-7]{4}-[0-7]{5}/[0-7]{2}-[0-7]{3}-[0-7]{4}-[0-7]{5}$")
-
-
-def from_str(text: str) -> Arch:
-    """Parse a canonical string (see the module docstring); anything else is a UserError."""
-    if not isinstance(text, str) or not _STRING.match(text.strip()):
-        raise UserError(f"bad DARTS architecture {text!r}: expected normal/reduce op codes 0-7 grouped by "
-                        "node, e.g. 54-605-4007-07600/56-405-0604-01500")
-    return tuple(int(c) for c in text.strip() if c.isdigit())
-
-
-def is_legal(arch: Sequence[int]) -> bool:
-    if len(arch) != NUM_GENES or not all(0 <= int(g) < NUM_OPS for g in arch):
-        return False
-    live = np.asarray(arch, dtype=np.int64).reshape(2, NUM_EDGES) != NONE
-    return bool((np.add.reduceat(live, NODE_OFFSETS, axis=1) == 2).all())
-
-
-# ------------------------------------------------------------------------------ sampling
-
-
-def repair(genes: list[int], rng: np.random.Generator) -> list[int]:
-    """The released ``check_cand`` on a 28-gene list, in place: a node with more than two non-``none``
-    inputs loses random extra ones; a node with fewer gets random ``none`` edges set to a random
-    non-``none`` op, so that every node ends with exactly two."""
-    for cell in (0, NUM_EDGES):
-        for edges in NODE_EDGES:
-            idx = [cell + e for e in edges]
-            live = [i for i in idx if genes[i] != NONE]
-            if len(live) > 2:
-                for i in rng.choice(live, len(live) - 2, replace=False):
-                    genes[int(i)] = NONE
-            elif len(live) < 2:
-                dead = [i for i in idx if genes[i] == NONE]
-                for i in rng.choice(dead, 2 - len(live), replace=False):
-                    genes[int(i)] = int(rng.integers(1, NUM_OPS))
-    return genes
+    def describe_model(self, arch, cfg) -> str:
+        m = cfg.model
+        imagenet = m.stem == "imagenet"
+        shape = NetworkShape(m.channels, m.layers, m.stem, 224 if imagenet else 32, 1000 if imagenet else 10)
+        flops, params = costs([arch], shape)
+        return (f"retrain {m.arch}\n  C={m.channels}, {m.layers} cells: {flops[0] / 1e6:.1f}M FLOPs, {params[0] / 1e6:.2f}M "
+                f"params at {shape.image_size}x{shape.image_size} (paper convention, auxiliary head excluded)")
 
 
-def random_arch(rng: np.random.Generator) -> Arch:
-    """Every node draws two distinct predecessors uniformly, each with an op uniform over the 7
-    non-``none`` ops: the distribution of the released sampler (uniform genes, then repair)."""
-    genes = [NONE] * NUM_GENES
-    inputs = np.array([2, 3, 4, 5] * 2)
-    first = rng.integers(0, inputs)
-    second = rng.integers(0, inputs - 1)
-    second = second + (second >= first)  # distinct from the first
-    ops = rng.integers(1, NUM_OPS, (2, 8))
-    for n in range(8):
-        base = (n // 4) * NUM_EDGES + NODE_OFFSETS[n % 4]
-        genes[base + int(first[n])] = int(ops[0, n])
-        genes[base + int(second[n])] = int(ops[1, n])
-    return tuple(genes)
-
-
-class DartsSpace:
-    """The space interface seen by the search code (docs/design.md section 2).
-
-    Mutation covers both cells (the released code only ever mutated the normal cell, a bug) and
-    draws new genes over all 8 ops, ``none`` included, so that a mutation can move an input as well
-    as change an op; repair restores two inputs per node after mutation and crossover.
-    """
-
-    name = NAME
-
-    def random(self, rng: np.random.Generator) -> Arch:
-        return random_arch(rng)
-
-    def mutate(self, arch: Arch, prob: float, rng: np.random.Generator) -> Arch:
-        flips = rng.random(NUM_GENES) < prob
-        new = rng.integers(0, NUM_OPS, NUM_GENES)
-        genes = [int(n) if f else int(g) for g, f, n in zip(arch, flips, new)]
-        return tuple(repair(genes, rng))
-
-    def crossover(self, a: Arch, b: Arch, rng: np.random.Generator) -> Arch:
-        take_b = rng.random(NUM_GENES) < 0.5
-        genes = [int(y) if t else int(x) for x, y, t in zip(a, b, take_b)]
-        return tuple(repair(genes, rng))
-
-    def is_legal(self, arch: Arch) -> bool:
-        return is_legal(arch)
-
-    def to_str(self, arch: Arch) -> str:
-        return to_str(arch)
-
-    def from_str(self, text: str) -> Arch:
-        return from_str(text)
+SPACE = register(DartsSpace())

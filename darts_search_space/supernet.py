@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 
 from .ops import Network, imagenet_init
-from .space import random_arch
+from .encoding import random_arch
 
 
 @dataclass

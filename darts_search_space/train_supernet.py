@@ -1,26 +1,15 @@
 """Stage 1: train the DARTS supernet with random labels.
 
-    python -m darts_search_space.train_supernet --config CFG [--set k=v ...] [--run-dir DIR]
-
-writes ``DIR/checkpoints/epoch_0000.pt`` (initial weights) ... ``DIR/checkpoints/last.pt``; a run
-directory that already holds checkpoints of the same config resumes.
+The shared stage ``common.stages.train_supernet`` on this space; ``--help`` lists the arguments.
 """
-from __future__ import annotations
-
 import sys
 
 from common.cli import run
-from common.training import supernet_stage
+from common.stages import command
 
-from .config import DartsConfig
-from .space import NAME
-from .supernet import build_supernet
+from .space import SPACE
 
-
-def main(argv=None) -> None:
-    supernet_stage("python -m darts_search_space.train_supernet", __doc__.splitlines()[0], DartsConfig, NAME,
-                   lambda cfg, num_classes: build_supernet(cfg.model, num_classes), argv)
-
+main = command("train_supernet", SPACE)
 
 if __name__ == "__main__":
     sys.exit(run(main))

@@ -1,24 +1,15 @@
 """Distributed search: serve candidate evaluation for DARTS-space searches over RabbitMQ.
 
-    python -m darts_search_space.worker --config CFG [--set k=v ...] [--run-dir DIR] [--name LABEL]
-
-Loads the angle scorer from the checkpoints the config names (as the search does) and serves the
-job they define until stopped (SIGTERM/Ctrl-C); see ``common.evaluation.worker``.
+The shared stage ``common.stages.worker`` on this space; ``--help`` lists the arguments.
 """
-from __future__ import annotations
-
 import sys
 
 from common.cli import run
-from common.evaluation.worker import serve_main
+from common.stages import command
 
-from .config import DartsConfig
-from .search import scoring
+from .space import SPACE
 
-
-def main(argv=None) -> None:
-    serve_main("python -m darts_search_space.worker", DartsConfig, scoring, argv)
-
+main = command("worker", SPACE)
 
 if __name__ == "__main__":
     sys.exit(run(main))

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 
 from common.angle import AngleScorer, Atom
-from common.checkpoint import load_checkpoint
+from common.angle import scorer_from_states as states_scorer
 from common.errors import UserError
 
-from .space import IDENTITY, IDENTITY_ALLOWED, NAME, NUM_BLOCKS, NUM_LAYERS, layer_specs
+from .encoding import IDENTITY, IDENTITY_ALLOWED, NAME, NUM_BLOCKS, NUM_LAYERS, layer_specs
 
 FIXED = ("stem.0.weight", "first.conv.0.weight", "first.conv.3.weight", "head.0.weight", "classifier.0.weight")
 BLOCK_PARTS = ("conv.0.weight", "conv.1.weight", "conv.1.bias", "conv.3.weight", "conv.4.weight", "conv.4.bias",
@@ -68,21 +68,17 @@ def naive_pieces(arch: Sequence[int], state: Mapping[str, torch.Tensor], width_m
 
 def scorer_from_states(state0: Mapping[str, torch.Tensor], state_t: Mapping[str, torch.Tensor],
                        width_mult: float = 1.0, where: str = "checkpoint") -> AngleScorer:
-    atom_list = atoms(width_mult)
-    missing = [name for atom in atom_list for name in atom.params if name not in state0 or name not in state_t]
-    if missing:
-        raise UserError(f"{where}: not a MobileNet supernet of the configured shape (missing {missing[0]})")
-    return AngleScorer(atom_list, state0, state_t, counts)
+    return states_scorer(atoms(width_mult), counts, state0, state_t, where, "MobileNet")
 
 
-def scorer_from_checkpoints(init_path, trained_path) -> AngleScorer:
-    """Angle scorer from the epoch-0 and trained checkpoints of one supernet run."""
-    init = load_checkpoint(init_path, space=NAME)
-    trained = load_checkpoint(trained_path, space=NAME)
-    if init["config"].get("model") != trained["config"].get("model"):
-        raise UserError(f"{init_path} and {trained_path} are checkpoints of different supernets")
+def width_of(model: dict) -> float:
+    """The width multiplier of a supernet whose config's model section is ``model``."""
     try:
-        width_mult = float(trained["config"].get("model", {}).get("width_mult", 1.0))
+        return float(model.get("width_mult", 1.0))
     except (AttributeError, TypeError, ValueError):
-        raise UserError(f"{trained_path}: checkpoint config lacks a valid model.width_mult") from None
-    return scorer_from_states(init["model"], trained["model"], width_mult, str(trained_path))
+        raise UserError("checkpoint config lacks a valid model.width_mult") from None
+
+
+def angle_atoms(model: dict):
+    """``(atoms, counts)`` of the supernet whose config's model section is ``model``."""
+    return atoms(width_of(model)), counts

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from .space import FIRST_CHANNELS, HEAD_CHANNELS, STEM_CHANNELS, scale
+from .encoding import FIRST_CHANNELS, HEAD_CHANNELS, STEM_CHANNELS, scale
 
 
 class InvertedResidual(nn.Module):

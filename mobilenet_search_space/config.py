@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from common.data import DataConfig
 from common.experiment import ExperimentConfig
-from common.retrain import RetrainConfig
+from common.retrain import RetrainExperiment as RetrainBase
 from common.search import SearchConfig
 
-from .space import PAPER_ARCH, to_str
+from .encoding import PAPER_ARCH, to_str
 from .supernet import SupernetConfig
 
 
@@ -52,9 +51,5 @@ class NetworkConfig:
 
 
 @dataclass
-class RetrainExperiment:
-    seed: int = 0
-    device: str = "auto"
-    data: DataConfig = field(default_factory=DataConfig)
+class RetrainExperiment(RetrainBase):
     model: NetworkConfig = field(default_factory=NetworkConfig)
-    train: RetrainConfig = field(default_factory=RetrainConfig)

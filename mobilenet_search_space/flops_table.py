@@ -27,7 +27,7 @@ from common.errors import UserError
 from common.flops import count_flops_released, count_params
 
 from .blocks import InvertedResidual, head_conv, stem
-from .space import BLOCK_NAMES, BLOCKS, HEAD_CHANNELS, IDENTITY_ALLOWED, NAME, NUM_BLOCKS, NUM_LAYERS, layer_specs, scale
+from .encoding import BLOCK_NAMES, BLOCKS, HEAD_CHANNELS, IDENTITY_ALLOWED, NAME, NUM_BLOCKS, NUM_LAYERS, layer_specs, scale
 
 FORMAT_VERSION = 1
 DEFAULT_PATH = Path(__file__).with_name("flops_table_224.json")
@@ -78,6 +78,10 @@ class FlopsTable:
 
     def params(self, archs: Sequence[Sequence[int]] | np.ndarray) -> np.ndarray:
         return self._sum(archs, self._flat_params, self.pre[1] + self.post[1])
+
+    def costs(self, archs) -> tuple[np.ndarray, np.ndarray]:
+        """``(flops, params)`` of each architecture (the ``CostModel`` of ``common.space``)."""
+        return self.flops(archs), self.params(archs)
 
     def min_flops(self) -> int:
         """FLOPs of the cheapest architecture (identity wherever legal, else the cheapest block)."""

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .blocks import InvertedResidual, head_conv, stem
-from .space import BLOCKS, HEAD_CHANNELS, IDENTITY, check, layer_specs, scale
+from .encoding import BLOCKS, HEAD_CHANNELS, IDENTITY, check, layer_specs, scale
 
 
 class MobileNetNetwork(nn.Module):

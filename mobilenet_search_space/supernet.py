@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .blocks import InvertedResidual, head_conv, init_supernet_weights, stem
-from .space import BLOCKS, IDENTITY, HEAD_CHANNELS, MobileNetSpace, layer_specs, scale
+from .encoding import BLOCKS, IDENTITY, HEAD_CHANNELS, MobileNetCodec, layer_specs, scale
 
 
 @dataclass
@@ -45,7 +45,7 @@ class Supernet(nn.Module):
         self.head = head_conv(specs[-1].c_out, cfg.width_mult)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(nn.Linear(scale(HEAD_CHANNELS, cfg.width_mult), num_classes))
-        self.space = MobileNetSpace()
+        self.space = MobileNetCodec()
         init_supernet_weights(self)
 
     def sample_path(self, rng: np.random.Generator) -> tuple[int, ...]:

@@ -1,1 +1,2 @@
 """NAS-Bench-201 search space: RLNAS end to end."""
+from . import space  # noqa: F401 - registers the space

@@ -17,12 +17,12 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from common.angle import Atom, AngleScorer
-from common.checkpoint import load_checkpoint
+from common.angle import AngleScorer, Atom
+from common.angle import scorer_from_checkpoints as checkpoint_scorer
 from common.errors import UserError
 
 from .ops import stage_layout
-from .space import AVG_POOL, CONV_1X1, CONV_3X3, EDGE_NAMES, NAME, NODE_PATHS, NONE, NUM_EDGES, PATH_EDGES, SKIP, EDGES
+from .encoding import AVG_POOL, CONV_1X1, CONV_3X3, EDGE_NAMES, NAME, NODE_PATHS, NONE, NUM_EDGES, PATH_EDGES, SKIP, EDGES
 
 WEIGHTED_OPS = (CONV_1X1, CONV_3X3)
 
@@ -115,23 +115,19 @@ def naive_pieces(arch: Sequence[int], state: Mapping[str, torch.Tensor], layout:
     return pieces + [state[name] for name in layout.tail()]
 
 
-def layout_of(checkpoint: dict) -> Layout:
-    model = checkpoint["config"].get("model", {})
+def layout_of(model: dict) -> Layout:
+    """The layout of a supernet whose config's model section is ``model``."""
     try:
         return Layout(int(model["channels"]), int(model["cells_per_stage"]))
     except (KeyError, TypeError, ValueError):
         raise UserError("checkpoint config lacks model.channels / model.cells_per_stage") from None
 
 
+def angle_atoms(model: dict):
+    """``(atoms, counts)`` of the supernet whose config's model section is ``model``."""
+    return atoms(layout_of(model)), counts
+
+
 def scorer_from_checkpoints(init_path, trained_path) -> AngleScorer:
     """Angle scorer from the epoch-0 and trained checkpoints of one supernet run."""
-    init = load_checkpoint(init_path, space=NAME)
-    trained = load_checkpoint(trained_path, space=NAME)
-    if init["config"].get("model") != trained["config"].get("model"):
-        raise UserError(f"{init_path} and {trained_path} are checkpoints of different supernets")
-    layout = layout_of(trained)
-    atom_list = atoms(layout)
-    missing = [name for atom in atom_list for name in atom.params if name not in trained["model"] or name not in init["model"]]
-    if missing:
-        raise UserError(f"{trained_path}: not a NAS-Bench-201 supernet of the configured shape (missing {missing[0]})")
-    return AngleScorer(atom_list, init["model"], trained["model"], counts)
+    return checkpoint_scorer(NAME, "NAS-Bench-201", init_path, trained_path, angle_atoms)

@@ -15,7 +15,7 @@ from common.checkpoint import atomic_write_text
 from common.cli import ArgumentParser, run, setup_logging
 
 from .angle import scorer_from_checkpoints
-from .space import benchmark_archs, to_str
+from .encoding import benchmark_archs, to_str
 
 
 def all_angles(init: Path, trained: Path) -> np.ndarray:

@@ -27,7 +27,7 @@ from common.checkpoint import atomic_write_bytes, atomic_write_text
 from common.config import require_env
 from common.errors import UserError
 
-from .space import NUM_ARCHS, benchmark_archs, to_str
+from .encoding import NUM_ARCHS, benchmark_archs, to_str
 
 DATASETS = ("cifar10", "cifar100", "imagenet16")
 ACCURACY_COLUMNS = tuple(f"{d}_{s}" for d in DATASETS for s in ("valid", "test"))

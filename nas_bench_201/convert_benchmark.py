@@ -28,7 +28,7 @@ from common.cli import ArgumentParser, run, setup_logging
 from common.errors import UserError
 
 from .benchmark import ACCURACY_COLUMNS, COLUMNS, BenchmarkTable
-from .space import NUM_ARCHS, arch_of, to_str
+from .encoding import NUM_ARCHS, arch_of, to_str
 
 logger = logging.getLogger("rlnas")
 

@@ -22,11 +22,12 @@ from common.cli import parse_stage, run, stage_parser
 from common.correlation import correlate
 from common.errors import UserError
 from common.report import line_plot, scatter_panels, write_csv
+from common.search import checkpoints
 
 from .angles import all_angles, write_angles_csv
 from .benchmark import DATASETS, BenchmarkTable
 from .config import NB201Config
-from .search import checkpoints, load_table
+from .space import load_table
 
 logger = logging.getLogger("rlnas")
 

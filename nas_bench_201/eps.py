@@ -19,7 +19,7 @@ from common.eps import EPSConfig, EvolvingProxySpace, initial_population
 from common.errors import UserError
 from common.seeding import numpy_rng, torch_generator
 
-from .space import NASBench201Space, NUM_EDGES
+from .encoding import NB201Codec, NUM_EDGES
 from .supernet import Supernet, SupernetConfig, build_supernet
 
 logger = logging.getLogger("rlnas")
@@ -29,7 +29,7 @@ class EPSSupernet(Supernet):
     def __init__(self, cfg: SupernetConfig, num_classes: int, eps: EPSConfig, seed: int):
         super().__init__(cfg, num_classes)
         self.eps_cfg, self.eps_seed = eps, seed
-        self.space = NASBench201Space()
+        self.space = NB201Codec()
         population = initial_population(self.space, eps.population, numpy_rng(seed, "eps", "init"))
         self.register_buffer("eps_population", torch.tensor(population, dtype=torch.int64))
         self.register_buffer("eps_step", torch.zeros((), dtype=torch.int64))

@@ -14,7 +14,7 @@ from common.cli import ArgumentParser, run
 
 from .benchmark import BenchmarkTable, find_table
 from .model import build_model
-from .space import arch_of, from_str, index_of, to_str
+from .encoding import arch_of, from_str, index_of, to_str
 
 
 def main(argv=None) -> None:

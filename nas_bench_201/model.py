@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from .ops import ResNetBasicBlock, make_op, run_cell, stage_layout
-from .space import EDGE_NAMES, NONE, SKIP
+from .encoding import EDGE_NAMES, NONE, SKIP
 
 
 class InferCell(nn.Module):

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .space import AVG_POOL, CONV_1X1, CONV_3X3, EDGES, NONE, OPS, SKIP
+from .encoding import AVG_POOL, CONV_1X1, CONV_3X3, EDGES, NONE, OPS, SKIP
 
 
 class ReLUConvBN(nn.Module):

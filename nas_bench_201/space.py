@@ -1,142 +1,74 @@
-"""The NAS-Bench-201 search space: 5 operations on the 6 edges of a 4-node cell, 5^6 = 15,625 architectures.
+"""The NAS-Bench-201 search space as the stages see it (``common.space``): ``SPACE``.
 
-An architecture is a tuple of 6 op codes in the edge order ``1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2``,
-written canonically as the benchmark writes it: ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``.
-Benchmark index ``i`` is the i-th architecture of NAS-Bench-201's own enumeration: all 5^6 op
-tuples in lexicographic order, shuffled once with Python's ``random.seed(88)`` (as the benchmark's
-generator did), which reproduces the ``index`` column of the benchmark table exactly.
+The codec and sampling live in ``encoding`` (re-exported here, so ``from nas_bench_201.space import
+from_str`` keeps working); networks in ``supernet``/``model``/``eps``, the angle in ``angle``.
 """
 from __future__ import annotations
 
-import itertools
-import random
-from functools import lru_cache
-from typing import Sequence
+from common.checkpoint import load_checkpoint
+from common.search import ALL_SCORES, ALL_STRATEGIES
+from common.space import SearchSpace, register
 
-import numpy as np
-
-from common.errors import UserError
-
-NAME = "nas_bench_201"
-OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-NONE, SKIP, CONV_1X1, CONV_3X3, AVG_POOL = range(5)
-EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))  # (to, from), the benchmark's edge order
-EDGE_NAMES = tuple(f"{i}<-{j}" for i, j in EDGES)
-NUM_EDGES = len(EDGES)
-NUM_ARCHS = len(OPS) ** NUM_EDGES
-# The 4 input-to-output paths of a cell as node sequences, and as the edge indices they cross.
-NODE_PATHS = ((0, 3), (0, 2, 3), (0, 1, 2, 3), (0, 1, 3))
-PATH_EDGES = tuple(tuple(EDGES.index((b, a)) for a, b in zip(path, path[1:])) for path in NODE_PATHS)
-_BENCHMARK_SHUFFLE_SEED = 88
-
-Arch = tuple  # 6 ints in range(5)
+from .angle import angle_atoms, layout_of, naive_pieces
+from .benchmark import BenchmarkTable, find_table
+from .config import NB201Config, NB201RetrainConfig
+from .encoding import *  # noqa: F401,F403 - the codec's names are the space's public names
+from .encoding import NAME, NB201Codec, arch_of, from_str, index_of
+from .eps import build_training_supernet, final_population
+from .model import build_model
 
 
-def edge_index(to_node: int, from_node: int) -> int:
-    return EDGES.index((to_node, from_node))
+def load_table(cfg: NB201Config) -> BenchmarkTable | None:
+    """The benchmark table the config names or the environment provides, or None."""
+    path = find_table(cfg.benchmark.table)
+    return BenchmarkTable.load(path) if path is not None else None
 
 
-def to_str(arch: Sequence[int]) -> str:
-    names = [f"{OPS[arch[edge_index(i, j)]]}~{j}" for i, j in EDGES]
-    return f"|{names[0]}|+|{names[1]}|{names[2]}|+|{names[3]}|{names[4]}|{names[5]}|"
+class NASBench201Space(NB201Codec, SearchSpace):
+    title = "NAS-Bench-201"
+    config_schema = NB201Config
+    retrain_schema = NB201RetrainConfig
+    scores = ALL_SCORES
+    strategies = ALL_STRATEGIES
+    arch_help = "an architecture string |op~0|+|op~0|op~1|+|...|, a benchmark index, or search:RUN_DIR"
+    quickstart = ("configs/nas_bench_201/quickstart.yaml", "configs/nas_bench_201/retrain_quickstart.yaml")
+    smoke_overrides = ("train.epochs=1", "train.max_steps_per_epoch=2", "data.synthetic.num_images=64", "data.synthetic.num_test_images=32")
+    retrain_smoke_overrides = ("train.epochs=1", "train.max_steps_per_epoch=1", "data.synthetic.num_images=64", "data.synthetic.num_test_images=32")
 
+    def parse_arch(self, spec: str):
+        return arch_of(int(spec)) if spec.strip().isdigit() else from_str(spec)
 
-def from_str(text: str) -> Arch:
-    """Parse a canonical architecture string; anything else is a UserError that says what is wrong."""
-    hint = "expected |op~0|+|op~0|op~1|+|op~0|op~1|op~2| with op in " + ", ".join(OPS)
-    if not isinstance(text, str):
-        raise UserError(f"bad NAS-Bench-201 architecture {text!r}: {hint}")
-    nodes = text.strip().split("+")
-    if len(nodes) != 3:
-        raise UserError(f"bad NAS-Bench-201 architecture {text!r}: {hint}")
-    arch = [0] * NUM_EDGES
-    for i, node in enumerate(nodes, start=1):
-        if not (node.startswith("|") and node.endswith("|")):
-            raise UserError(f"bad NAS-Bench-201 architecture {text!r}: node {i} must be wrapped in '|'; {hint}")
-        entries = node[1:-1].split("|")
-        if len(entries) != i:
-            raise UserError(f"bad NAS-Bench-201 architecture {text!r}: node {i} needs {i} inputs; {hint}")
-        for j, entry in enumerate(entries):
-            op, sep, source = entry.partition("~")
-            if not sep or op not in OPS or source != str(j):
-                raise UserError(f"bad NAS-Bench-201 architecture {text!r}: '{entry}' should be op~{j}; {hint}")
-            arch[edge_index(i, j)] = OPS.index(op)
-    return tuple(arch)
-
-
-@lru_cache(maxsize=1)
-def benchmark_archs() -> np.ndarray:
-    """``(15625, 6)`` int64 op codes; row i is the architecture of benchmark index i."""
-    archs = list(itertools.product(range(len(OPS)), repeat=NUM_EDGES))
-    random.Random(_BENCHMARK_SHUFFLE_SEED).shuffle(archs)
-    table = np.array(archs, dtype=np.int64)
-    table.setflags(write=False)
-    return table
-
-
-@lru_cache(maxsize=1)
-def _index_lookup() -> np.ndarray:
-    lookup = np.empty(NUM_ARCHS, dtype=np.int64)
-    lookup[benchmark_archs() @ (len(OPS) ** np.arange(NUM_EDGES - 1, -1, -1))] = np.arange(NUM_ARCHS)
-    return lookup
-
-
-def index_of(arch: Sequence[int]) -> int:
-    code = 0
-    for op in arch:
-        code = code * len(OPS) + int(op)
-    return int(_index_lookup()[code])
-
-
-def arch_of(index: int) -> Arch:
-    if not 0 <= int(index) < NUM_ARCHS:
-        raise UserError(f"NAS-Bench-201 index {index} out of range 0..{NUM_ARCHS - 1}")
-    return tuple(int(op) for op in benchmark_archs()[int(index)])
-
-
-class NASBench201Space:
-    """The space interface seen by the search code (docs/design.md section 2)."""
-
-    name = NAME
-    size = NUM_ARCHS
-
-    def random(self, rng: np.random.Generator) -> Arch:
-        # Uniform over all 15,625, `none` included, as the released evolution initialises.
-        return tuple(int(op) for op in rng.integers(0, len(OPS), NUM_EDGES))
-
-    def mutate(self, arch: Arch, prob: float, rng: np.random.Generator) -> Arch:
-        # As released: a mutated edge takes a non-`none` op (possibly its current one).
-        flips = rng.random(NUM_EDGES) < prob
-        new_ops = rng.integers(1, len(OPS), NUM_EDGES)
-        return tuple(int(n) if f else int(o) for o, f, n in zip(arch, flips, new_ops))
-
-    def crossover(self, a: Arch, b: Arch, rng: np.random.Generator) -> Arch:
-        take_b = rng.random(NUM_EDGES) < 0.5
-        return tuple(int(y) if t else int(x) for x, y, t in zip(a, b, take_b))
-
-    def is_legal(self, arch: Arch) -> bool:
-        return len(arch) == NUM_EDGES and all(0 <= int(op) < len(OPS) for op in arch)
-
-    def to_str(self, arch: Arch) -> str:
-        return to_str(arch)
-
-    def from_str(self, text: str) -> Arch:
-        return from_str(text)
-
-    def all_archs(self) -> list[Arch]:
-        """Every architecture, in benchmark index order."""
-        return [tuple(int(op) for op in row) for row in benchmark_archs()]
-
-    def index_of(self, arch: Arch) -> int:
-        return index_of(arch)
-
-    # Builders are imported lazily: the modules that define them import this one.
     def build_supernet(self, cfg, num_classes: int):
-        from .supernet import build_supernet
+        return build_training_supernet(cfg, num_classes)
 
-        return build_supernet(cfg, num_classes)
+    def build_model(self, arch, model_cfg, num_classes: int):
+        return build_model(arch, num_classes, model_cfg.channels, model_cfg.cells_per_stage)
 
-    def build_model(self, arch: Arch, num_classes: int, channels: int = 16, cells_per_stage: int = 5):
-        from .model import build_model
+    def sample_candidates(self, cfg, trained):
+        if cfg.search.strategy != "eps":
+            return None
+        return final_population(load_checkpoint(trained, space=NAME)["model"])
 
-        return build_model(arch, num_classes, channels, cells_per_stage)
+    def angle_atoms(self, supernet: dict, cfg=None):
+        return angle_atoms(supernet)
+
+    def angle_pieces(self, arch, state, supernet: dict, cfg=None):
+        return naive_pieces(arch, state, layout_of(supernet))
+
+    def search_context(self, cfg, benchmark=None) -> dict:
+        table = benchmark if benchmark is not None else load_table(cfg)
+        return {"table": table, "document": {"benchmark_table": str(table.path) if table else None}}
+
+    def describe(self, arch, cfg, context: dict) -> dict:
+        extra = {"index": index_of(arch)}
+        if context.get("table") is not None:
+            extra["benchmark"] = context["table"].row(extra["index"])
+        return extra
+
+    def describe_model(self, arch, cfg) -> str:
+        model = self.build_model(arch, cfg.model, 10)
+        return (f"retrain {self.to_str(arch)} (benchmark index {index_of(arch)}), C={cfg.model.channels}, "
+                f"N={cfg.model.cells_per_stage}: {sum(p.numel() for p in model.parameters()) / 1e6:.3f}M params with 10 classes")
+
+
+SPACE = register(NASBench201Space())

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .ops import ResNetBasicBlock, make_op, run_cell, stage_layout
-from .space import EDGE_NAMES, NUM_EDGES, OPS
+from .encoding import EDGE_NAMES, NUM_EDGES, OPS
 
 
 @dataclass

@@ -1,26 +1,15 @@
 """Stage 1: train the NAS-Bench-201 supernet with random labels.
 
-    python -m nas_bench_201.train_supernet --config CFG [--set k=v ...] [--run-dir DIR]
-
-writes ``DIR/checkpoints/epoch_0000.pt`` (initial weights) ... ``DIR/checkpoints/last.pt``; a run
-directory that already holds checkpoints of the same config resumes.
+The shared stage ``common.stages.train_supernet`` on this space; ``--help`` lists the arguments.
 """
-from __future__ import annotations
-
 import sys
 
 from common.cli import run
-from common.training import supernet_stage
+from common.stages import command
 
-from .config import NB201Config
-from .eps import build_training_supernet
-from .space import NAME
+from .space import SPACE
 
-
-def main(argv=None) -> None:
-    supernet_stage("python -m nas_bench_201.train_supernet", __doc__.splitlines()[0], NB201Config, NAME,
-                   build_training_supernet, argv)
-
+main = command("train_supernet", SPACE)
 
 if __name__ == "__main__":
     sys.exit(run(main))

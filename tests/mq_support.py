@@ -177,14 +177,14 @@ def final_counts(log: str) -> dict:
 
 
 def _stub_scoring(cfg, run_dir):
-    from nas_bench_201.space import NASBench201Space, index_of
-    from nas_bench_201.worker import scoring
+    from common.scoring import scoring
+    from nas_bench_201.space import SPACE, index_of
 
     if os.environ.get("RLNAS_TEST_TRIVIAL") == "1":
         import numpy as np
 
-        return NASBench201Space(), lambda archs: np.array([float(index_of(a)) for a in archs]), TRIVIAL_FINGERPRINT
-    space, scorer, fingerprint = scoring(cfg, run_dir)
+        return SPACE, lambda archs: np.array([float(index_of(a)) for a in archs]), TRIVIAL_FINGERPRINT
+    space, scorer, fingerprint = scoring(SPACE, cfg, run_dir)
     delay = float(os.environ.get("RLNAS_TEST_DELAY", "0"))
     hold = os.environ.get("RLNAS_TEST_HOLD_FILE")
 

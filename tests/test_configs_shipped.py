@@ -4,17 +4,22 @@ from pathlib import Path
 import pytest
 
 from common.config import load_config, load_yaml_tree
+from common.space import get_space
 from nas_bench_201.config import NB201Config
 
 ROOT = Path(__file__).resolve().parents[1]
-NB201_CONFIGS = sorted((ROOT / "configs/nas_bench_201").glob("*.yaml"))
+SPACE_CONFIGS = {"nas_bench_201": "configs/nas_bench_201", "darts": "configs/darts", "mobilenet": "configs/mobilenet",
+                 "examples.chain_space": "examples/chain_space"}
+CONFIGS = [(space, path) for space, folder in SPACE_CONFIGS.items() for path in sorted((ROOT / folder).glob("*.yaml"))]
 
 
-@pytest.mark.parametrize("path", NB201_CONFIGS, ids=lambda p: p.name)
-def test_config_loads(path, monkeypatch):
+@pytest.mark.parametrize("space, path", CONFIGS, ids=lambda x: x.name if isinstance(x, Path) else x)
+def test_config_loads(space, path, monkeypatch):
+    """Every shipped config loads against its space's schema: retraining for retrain_*.yaml."""
     monkeypatch.setenv("RLNAS_DATA", "/data")
-    cfg = load_config(path, NB201Config)
-    assert cfg.model.channels >= 1 and cfg.train.epochs >= 1
+    space = get_space(space)
+    cfg = load_config(path, space.retrain_schema if path.name.startswith("retrain") else space.config_schema)
+    assert cfg.train.epochs >= 1
 
 
 @pytest.mark.parametrize("name", ["cifar10", "cifar100", "imagenet16"])

@@ -80,7 +80,8 @@ def test_identical_weights_give_zero(supernet):
 def test_scorer_refuses_foreign_or_mismatched_checkpoints(tmp_path):
     from common.checkpoint import save_checkpoint
     from common.errors import UserError
-    from darts_search_space.angle import scorer_from_checkpoints
+    from common.scoring import angle_scorer
+    from darts_search_space.space import SPACE
 
     model = {"model": {"stem": "cifar", "channels": 4, "layers": 3, "init": "default"}}
     state = build_supernet(SupernetConfig(channels=4, layers=3), 10).state_dict()
@@ -89,7 +90,7 @@ def test_scorer_refuses_foreign_or_mismatched_checkpoints(tmp_path):
     save_checkpoint(tmp_path / "b.pt", {"format": 1, "space": "darts", "config": other, "epoch": 1, "model": state})
     save_checkpoint(tmp_path / "c.pt", {"format": 1, "space": "nas_bench_201", "config": model, "epoch": 1, "model": state})
     with pytest.raises(UserError, match="different supernets"):
-        scorer_from_checkpoints(tmp_path / "a.pt", tmp_path / "b.pt")
+        angle_scorer(SPACE, tmp_path / "a.pt", tmp_path / "b.pt")
     with pytest.raises(UserError, match="search space 'nas_bench_201'"):
-        scorer_from_checkpoints(tmp_path / "a.pt", tmp_path / "c.pt")
-    assert scorer_from_checkpoints(tmp_path / "a.pt", tmp_path / "a.pt")([random_arch(np.random.default_rng(0))])[0] < 1e-6
+        angle_scorer(SPACE, tmp_path / "a.pt", tmp_path / "c.pt")
+    assert angle_scorer(SPACE, tmp_path / "a.pt", tmp_path / "a.pt")([random_arch(np.random.default_rng(0))])[0] < 1e-6

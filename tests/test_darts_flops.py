@@ -52,11 +52,11 @@ def test_table_equals_counting_random_cifar_networks():
 
 
 def test_flops_command_prints_json(capsys):
-    main(["--genotype", "RLNAS_CIFAR10", "--dataset", "imagenet", "--init-channels", "46"])
-    assert json.loads(capsys.readouterr().out) == {"flops_M": 580.55, "params_M": 5.26}
+    main(["--arch", "RLNAS_CIFAR10", "--dataset", "imagenet", "--init-channels", "46"])
+    assert json.loads(capsys.readouterr().out) == {"flops_M": 580.550648, "params_M": 5.257581}
 
 
 def test_flops_command_bad_input_exits_2():
-    result = subprocess.run([sys.executable, "-m", "darts_search_space.flops", "--genotype", "nonsense"],
+    result = subprocess.run([sys.executable, "-m", "darts_search_space.flops", "--arch", "nonsense"],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "unknown genotype" in result.stderr

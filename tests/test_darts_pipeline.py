@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from common.config import load_config
+from common.config import from_dict, load_config
 from common.errors import UserError
+from common.search import flops_limit
 from darts_search_space.config import DartsConfig, FlopsLimitConfig, RetrainExperiment
 from darts_search_space.flops import costs
-from darts_search_space.search import flops_constraint
-from darts_search_space.space import DartsSpace, from_str, is_legal
+from darts_search_space.space import SPACE, from_str, is_legal
 from darts_search_space import retrain, search, train_supernet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +27,7 @@ TINY = ["--set", "data.synthetic.num_images=64", "--set", "data.synthetic.num_te
 def test_end_to_end_supernet_search_retrain(tmp_path):
     run_dir = tmp_path / "run"
     common = ["--config", str(ROOT / "configs/darts/quickstart.yaml"), "--run-dir", str(run_dir), *TINY,
-              "--set", "search.evolution.iterations=2", "--set", "flops.max_flops_M=450"]
+              "--set", "search.evolution.iterations=2", "--set", "flops.limit_m=450"]
     train_supernet.main(common)
     assert (run_dir / "checkpoints/epoch_0000.pt").is_file() and (run_dir / "checkpoints/last.pt").is_file()
     search.main(common)
@@ -41,24 +41,23 @@ def test_end_to_end_supernet_search_retrain(tmp_path):
     search.main(common)  # a rerun resumes the finished state: same result
     assert json.loads((run_dir / "search/result.json").read_text())["top"] == result["top"]
     retrain.main(["--config", str(ROOT / "configs/darts/retrain_quickstart.yaml"), "--run-dir", str(tmp_path / "re"),
-                  "--genotype", f"search:{run_dir}", *TINY[:6], "--set", "model.layers=3",
+                  "--arch", f"search:{run_dir}", *TINY[:6], "--set", "model.layers=3",
                   "--set", "train.epochs=1", "--set", "train.max_steps_per_epoch=1"])
     metrics = json.loads((tmp_path / "re/metrics.json").read_text())
     assert metrics["epochs_done"] == 1 and metrics["history"][0]["eval_images"] == 32
     saved = torch.load(tmp_path / "re/checkpoints/last.pt", weights_only=True)
-    assert saved["global_step"] == 1 and "Genotype(" in saved["config"]["model"]["genotype"]
+    assert saved["global_step"] == 1 and "Genotype(" in saved["config"]["model"]["arch"]
 
 
 def test_search_never_exceeds_the_flops_limit():
-    cfg = FlopsLimitConfig(max_flops_M=500)
-    allowed = flops_constraint(cfg)
+    cfg = FlopsLimitConfig(limit_m=500)
+    allowed = flops_limit(SPACE, DartsConfig(flops=cfg))
     rng = np.random.default_rng(0)
-    space = DartsSpace()
-    archs = [space.random(rng) for _ in range(2000)]
+    archs = [SPACE.random(rng) for _ in range(2000)]
     flops = costs(archs, cfg.shape())[0]
     assert [allowed(a) for a in archs] == list(flops <= 500e6)
     assert 0.05 < np.mean(flops <= 500e6) < 0.95  # the limit bites
-    assert flops_constraint(FlopsLimitConfig()) is None
+    assert flops_limit(SPACE, DartsConfig()) is None
 
 
 def test_bad_genotype_on_the_command_line_exits_2(tmp_path):
@@ -132,7 +131,7 @@ def test_ddp_retraining_with_two_processes(tmp_path):
 def test_drawing_of_a_genotype_is_a_png(tmp_path):
     from darts_search_space.draw import main as draw_main
 
-    draw_main(["--genotype", "RLNAS_IMAGENET_600M", "--out", str(tmp_path / "cells.png")])
+    draw_main(["--arch", "RLNAS_IMAGENET_600M", "--out", str(tmp_path / "cells.png")])
     data = (tmp_path / "cells.png").read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20000
     with pytest.raises(UserError, match=".png"):
@@ -156,8 +155,8 @@ def test_imagenet_configs_follow_the_paper(monkeypatch):
         ("imagenet", 48, 14, 50000, 1000)
     assert (t.epochs, t.batch_size, t.lr, t.min_lr, t.schedule, t.schedule_per, t.weight_decay, t.weight_decay_on,
             t.label_smoothing) == (50, 512, 0.1, 5e-4, "linear", "step", 4e-5, "conv", 0.1)
-    assert cfg.flops.max_flops_M == 600
-    assert load_config(ROOT / "configs/darts/imagenet_no_limit.yaml", DartsConfig).flops.max_flops_M is None
+    assert cfg.flops.limit_m == 600
+    assert load_config(ROOT / "configs/darts/imagenet_no_limit.yaml", DartsConfig).flops.limit_m is None
     r = load_config(ROOT / "configs/darts/retrain_imagenet.yaml", RetrainExperiment)
     assert (r.model.stem, r.model.channels, r.model.layers, r.train.epochs, r.train.batch_size, r.train.lr,
             r.train.warmup_epochs, r.train.weight_decay, r.train.label_smoothing, r.train.aux_weight) == \
@@ -180,3 +179,25 @@ def test_retrain_streams_an_imagenet_folder(tmp_path):
                   "--set", "train.batch_size=4", "--set", "train.max_steps_per_epoch=1", "--set", "train.eval_batch_size=4"])
     metrics = json.loads((tmp_path / "run/metrics.json").read_text())
     assert metrics["history"][0]["eval_images"] == 6 and 0 <= metrics["best"]["top1"] <= 100
+
+
+def test_old_spellings_still_work_with_one_deprecation_line(tmp_path, capsys, monkeypatch):
+    import common.config
+    from darts_search_space.draw import main as draw_main
+
+    monkeypatch.setattr(common.config, "_warned", set())
+    cfg = load_config(ROOT / "configs/darts/quickstart.yaml", DartsConfig, ["flops.max_flops_M=450"])
+    assert cfg.flops.limit_m == 450
+    r = load_config(ROOT / "configs/darts/retrain_quickstart.yaml", RetrainExperiment, ["model.genotype=RLNAS_CIFAR10"])
+    assert r.model.arch == "RLNAS_CIFAR10"
+    draw_main(["--genotype", "RLNAS_CIFAR10", "--out", str(tmp_path / "cells.png")])
+    assert (tmp_path / "cells.png").read_bytes()[:4] == b"\x89PNG"
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["warning: flops.max_flops_M is deprecated, use flops.limit_m",
+                   "warning: model.genotype is deprecated, use model.arch", "warning: --genotype is deprecated, use --arch"]
+    # an old spelling in a user's file wins over the new one of the base it inherits from, as any key would
+    (tmp_path / "mine.yaml").write_text(f"_base_: {ROOT / 'configs/darts/quickstart.yaml'}\nflops: {{max_flops_M: 300}}\n")
+    assert load_config(tmp_path / "mine.yaml", DartsConfig).flops.limit_m == 300
+    assert load_config(tmp_path / "mine.yaml", DartsConfig, ["flops.limit_m=400"]).flops.limit_m == 400
+    with pytest.raises(UserError, match="flops.max_flops_M and flops.limit_m are the same setting"):
+        from_dict(DartsConfig, {"flops": {"max_flops_M": 300, "limit_m": 400}})

@@ -40,16 +40,17 @@ def _worker(rank: int, world: int, port: int, run_dir: str, overrides: list) -> 
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port), OMP_NUM_THREADS="1")
     torch.set_num_threads(1)
+    import common.trainer as trainer
     import common.training as training
 
-    original = training.save_checkpoint
+    original = trainer.save_checkpoint
 
     def recording_save(path, payload):
         with open(Path(run_dir).parent / f"saves_rank{rank}.txt", "a") as log:
             log.write(f"{Path(path).name}\n")
         original(path, payload)
 
-    training.save_checkpoint = recording_save
+    trainer.save_checkpoint = recording_save
     cfg = tiny_config(overrides)
     training.train_supernet(cfg, "nas_bench_201", lambda n: build_supernet(cfg.model, n), Path(run_dir))
 

@@ -5,8 +5,9 @@ import torch
 from common.angle import angles_from_counts, atom_statistics, naive_angle
 from common.checkpoint import save_checkpoint
 from common.errors import UserError
-from mobilenet_search_space.angle import NUM_ATOMS, atoms, counts, naive_pieces, scorer_from_checkpoints
-from mobilenet_search_space.space import IDENTITY, PAPER_ARCH, MobileNetSpace
+from common.scoring import angle_scorer
+from mobilenet_search_space.angle import NUM_ATOMS, atoms, counts, naive_pieces
+from mobilenet_search_space.space import IDENTITY, PAPER_ARCH, SPACE, MobileNetSpace
 from mobilenet_search_space.supernet import SupernetConfig, build_supernet
 
 WIDTH = 0.1
@@ -79,13 +80,13 @@ def test_scorer_from_checkpoints_and_its_errors(states, tmp_path):
     config = {"model": {"width_mult": WIDTH}}
     for name, state in (("init", state0), ("trained", state_t)):
         save_checkpoint(tmp_path / f"{name}.pt", {"format": 1, "space": "mobilenet", "config": config, "epoch": 0, "model": state})
-    scorer = scorer_from_checkpoints(tmp_path / "init.pt", tmp_path / "trained.pt")
+    scorer = angle_scorer(SPACE, tmp_path / "init.pt", tmp_path / "trained.pt")
     want = angles_from_counts(counts([PAPER_ARCH]), atom_statistics(atoms(WIDTH), state0, state_t))
     assert scorer([PAPER_ARCH]) == pytest.approx(want, abs=1e-15)
     save_checkpoint(tmp_path / "other.pt", {"format": 1, "space": "mobilenet", "config": {"model": {"width_mult": 0.5}},
                                             "epoch": 0, "model": state_t})
     with pytest.raises(UserError, match="different supernets"):
-        scorer_from_checkpoints(tmp_path / "init.pt", tmp_path / "other.pt")
+        angle_scorer(SPACE, tmp_path / "init.pt", tmp_path / "other.pt")
     save_checkpoint(tmp_path / "nb.pt", {"format": 1, "space": "nas_bench_201", "config": config, "epoch": 0, "model": state_t})
     with pytest.raises(UserError, match="expected 'mobilenet'"):
-        scorer_from_checkpoints(tmp_path / "init.pt", tmp_path / "nb.pt")
+        angle_scorer(SPACE, tmp_path / "init.pt", tmp_path / "nb.pt")

@@ -62,10 +62,11 @@ def test_mutation_crossover_and_random_stay_in_the_space():
 def test_space_builds_its_supernet_and_standalone_networks():
     import torch
 
+    from nas_bench_201.config import NB201Config, NetworkConfig
     from nas_bench_201.supernet import SupernetConfig
 
-    supernet = SPACE.build_supernet(SupernetConfig(channels=4, cells_per_stage=1), num_classes=3)
+    supernet = SPACE.build_supernet(NB201Config(model=SupernetConfig(channels=4, cells_per_stage=1)), num_classes=3)
     arch = SPACE.random(np.random.default_rng(0))
     assert supernet(torch.randn(2, 3, 8, 8), arch).shape == (2, 3)
-    model = SPACE.build_model(arch, num_classes=3, channels=4, cells_per_stage=1)
+    model = SPACE.build_model(arch, NetworkConfig(channels=4, cells_per_stage=1), num_classes=3)
     assert model(torch.randn(2, 3, 8, 8)).shape == (2, 3)

@@ -80,14 +80,14 @@ def test_nb201_proxy_params_equal_the_benchmark_parameter_counts(nb201_table_pat
     from common.config import load_config
     from nas_bench_201.benchmark import BenchmarkTable
     from nas_bench_201.config import NB201Config
-    from nas_bench_201.scoring import ProxyScorer
-    from nas_bench_201.space import benchmark_archs
+    from common.scoring import ProxyScorer
+    from nas_bench_201.space import SPACE, benchmark_archs
 
     cfg = load_config("configs/nas_bench_201/quickstart.yaml", NB201Config,
                       ["model.channels=16", "model.cells_per_stage=5", "search.score=params", "search.proxy_batch=4",
                        "data.synthetic.num_images=16"])
     table = BenchmarkTable.load(nb201_table_path)
-    scorer = ProxyScorer(cfg, "params")
+    scorer = ProxyScorer(SPACE, cfg, "params")
     indices = [0, 1, 777, 15624]
     values = scorer(benchmark_archs()[indices])
     assert values == pytest.approx(table.metric("params_cifar10_M")[indices], abs=1e-6)

@@ -110,3 +110,38 @@ def test_auxiliary_loss_changes_training(tmp_path):
     with_aux = _run(_config(epochs=1, aux_weight=0.4, drop_path=0.0, cutout=0), tmp_path / "a")
     without = _run(_config(epochs=1, aux_weight=0.0, drop_path=0.0, cutout=0), tmp_path / "b")
     assert with_aux["train_loss"] > without["train_loss"]  # the auxiliary term is part of the loss
+
+
+class Recording(TinyNet):
+    """TinyNet that records, per training forward, whether autocast was on and the input's memory format."""
+
+    seen: list = []
+
+    def forward(self, x):
+        if self.training:
+            Recording.seen.append((torch.is_autocast_enabled(x.device.type),
+                                   x.is_contiguous(memory_format=torch.channels_last), self.features[0].weight.stride()))
+        return super().forward(x)
+
+
+def test_amp_and_channels_last_take_effect_when_retraining(tmp_path):
+    def run(name, **train):
+        Recording.seen = []
+        retrain(_config(epochs=1, max_steps_per_epoch=2, drop_path=0.0, cutout=0, **train), "test", Recording,
+                tmp_path / name)
+        return torch.load(tmp_path / name / "checkpoints/last.pt", weights_only=True)["model"], Recording.seen
+
+    plain, seen = run("plain")
+    assert [autocast for autocast, _, _ in seen] == [False, False]
+    bf16, seen = run("bf16", amp="bf16")
+    assert [autocast for autocast, _, _ in seen] == [True, True]  # the forward ran under bf16 autocast
+    again, _ = run("bf16_again", amp="bf16")
+    changed = [k for k in plain if plain[k].is_floating_point() and not torch.equal(plain[k], bf16[k])]
+    assert "features.0.weight" in changed and "classifier.weight" in changed  # bf16 rounding changed the step
+    assert all(torch.equal(bf16[k], again[k]) for k in bf16)  # and is deterministic
+    assert all(torch.allclose(plain[k].float(), bf16[k].float(), atol=0.05) for k in plain)  # same training, rounded
+    _, seen = run("nhwc", channels_last=True)
+    weight = torch.empty(8, 3, 3, 3).to(memory_format=torch.channels_last)
+    assert all(nhwc and stride == weight.stride() for _, nhwc, stride in seen)  # NHWC images and weights
+    _, seen = run("nchw")
+    assert not any(nhwc for _, nhwc, _ in seen)

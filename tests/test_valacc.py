@@ -75,15 +75,15 @@ def test_nb201_val_acc_search_end_to_end(tmp_path, mode, expected):
     from common.training import checkpoint_path, train_supernet
     from nas_bench_201.eps import build_training_supernet
     from nas_bench_201.search import search
-    from nas_bench_201.space import NAME, from_str
-    from nas_bench_201.valacc import valacc_scorer
+    from common.scoring import valacc_scorer
+    from nas_bench_201.space import NAME, SPACE, from_str
 
     cfg = tiny_config(tmp_path, f"labels.mode={mode}", "search.score=val_acc")
     run_dir = tmp_path / "run"
     train_supernet(cfg, NAME, lambda n: build_training_supernet(cfg, n), run_dir)
     document = search(cfg, run_dir)
     assert document["evaluated"] == 12 and json.loads((run_dir / "search/result.json").read_text())["score"] == "val_acc"
-    scorer = valacc_scorer(cfg, checkpoint_path(run_dir, "last"))
+    scorer = valacc_scorer(SPACE, cfg, checkpoint_path(run_dir, "last"))
     assert f"{expected} labels" in scorer.description and "24 held-out" in scorer.description
     best = document["best"]
     # A fresh scorer reproduces the search's score exactly: the data and the BN batches are fixed.

@@ -1,23 +1,16 @@
 """The generic evaluation worker: consumes one job's requests from RabbitMQ, scores, replies.
 
-A search space serves its candidates with a ``worker.py`` of a few lines::
-
-    def scoring(cfg, run_dir):                       # the space's config object and run directory
-        scorer = ...load what cfg names (checkpoints, data)...
-        return Space(), scorer, scorer.fingerprint   # space, archs -> scores, digest of the weights
-
-    def main(argv=None):
-        serve_main("python -m my_space.worker", MySpaceConfig, scoring, argv)
-
-    if __name__ == "__main__":
-        sys.exit(run(main))
+Every search space serves its candidates through the shared worker stage (``common.stages.worker``,
+``python -m <space package>.worker`` or ``python -m common.stages worker --space NAME``), which hands
+``serve_main`` a function building ``(space, scorer, fingerprint)`` from the space's config and run
+directory (``common.scoring.scoring``).
 
 ``space`` needs ``name``, ``from_str`` and ``to_str``; ``scorer(list of archs)`` returns their scores
 (``LocalEvaluator``'s ``score_fn``); the fingerprint changes whenever the scores would. The job id is
 ``job_id(space.name, cfg.search.score, fingerprint)``: the search computes the same id from the same
 config, so workers and search meet on the job's queues, and a worker never answers a request whose
 scores its own checkpoints cannot give (it forwards the request to that job's queue instead). On
-the search side the space's ``search.py`` builds its evaluator from the same triple:
+the search side the search stage builds its evaluator from the same triple:
 ``with build_evaluator(cfg.search, space, scorer, scorer.fingerprint) as evaluator: ...``.
 
 Per message: validate (malformed -> dead-letter queue with the reason, ack); score in a helper

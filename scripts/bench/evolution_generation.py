@@ -37,30 +37,31 @@ def mobilenet_setup():
     """Paper-size supernet (26M parameters), 475M FLOPs limit on the 224x224 network."""
     from mobilenet_search_space.angle import naive_pieces, scorer_from_states
     from mobilenet_search_space.flops_table import default_table
-    from mobilenet_search_space.search import flops_constraint
-    from mobilenet_search_space.space import MobileNetSpace
+    from common.search import flops_limit
+    from mobilenet_search_space.config import MobileNetConfig
+    from mobilenet_search_space.space import SPACE, MobileNetSpace
     from mobilenet_search_space.supernet import SupernetConfig, build_supernet
 
     state0 = build_supernet(SupernetConfig(), 1000).state_dict()
     state_t = noisy_copy(state0)
     table = default_table()
-    return (MobileNetSpace(table, 475), scorer_from_states(state0, state_t), flops_constraint(table, 475),
+    return (MobileNetSpace(table, 475), scorer_from_states(state0, state_t), flops_limit(SPACE, MobileNetConfig()),
             lambda arch: naive_angle(naive_pieces(arch, state0), naive_pieces(arch, state_t)), "475M FLOPs")
 
 
 def darts_setup():
     """ImageNet supernet (C=48, 14 cells), 600M FLOPs limit on the 224x224 retraining network."""
     from darts_search_space.angle import Layout, naive_pieces, scorer_from_states
-    from darts_search_space.config import FlopsLimitConfig
-    from darts_search_space.search import flops_constraint
-    from darts_search_space.space import DartsSpace
+    from common.search import flops_limit
+    from darts_search_space.config import DartsConfig, FlopsLimitConfig
+    from darts_search_space.space import SPACE
     from darts_search_space.supernet import SupernetConfig, build_supernet
 
     cfg = SupernetConfig(stem="imagenet", channels=48, layers=14, init="imagenet")
     state0 = build_supernet(cfg, 1000).state_dict()
     state_t = noisy_copy(state0)
     layout = Layout(cfg)
-    return (DartsSpace(), scorer_from_states(state0, state_t, cfg), flops_constraint(FlopsLimitConfig(max_flops_M=600)),
+    return (SPACE, scorer_from_states(state0, state_t, cfg), flops_limit(SPACE, DartsConfig(flops=FlopsLimitConfig(limit_m=600))),
             lambda arch: naive_angle(naive_pieces(arch, state0, layout), naive_pieces(arch, state_t, layout)),
             "600M FLOPs")
 

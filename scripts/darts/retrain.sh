@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# python -m darts_search_space.retrain --config CONFIG [--genotype NAME_OR_TEXT|search:RUN_DIR] [--init-channels C]
+# python -m darts_search_space.retrain --config CONFIG [--arch NAME_OR_TEXT|search:RUN_DIR] [--init-channels C]
 #                                      [--set key=value ...] [--run-dir DIR]
 # Several GPUs: NPROC=8 scripts/darts/retrain.sh ... runs it under torchrun (DDP, batch_size is the global batch).
 set -euo pipefail

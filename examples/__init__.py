@@ -1,0 +1,1 @@
+"""Examples of using RLNAS beyond the shipped search spaces."""

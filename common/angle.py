@@ -16,6 +16,7 @@ any number of architectures at once as ``counts x stats``. ``naive_angle`` is th
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -23,7 +24,11 @@ import numpy as np
 import torch
 
 from .checkpoint import load_checkpoint
+from .config import config_differences, differences_text
 from .errors import UserError
+
+logger = logging.getLogger("rlnas")
+_RUN_KEYS = ("seed", "data", "labels", "model", "train")  # what makes two checkpoints one run
 
 STAT_DOT, STAT_N0, STAT_NT = 0, 1, 2
 
@@ -122,6 +127,15 @@ def scorer_from_checkpoints(space: str, title: str, init_path, trained_path, ato
     trained = load_checkpoint(trained_path, space=space)
     if init["config"].get("model") != trained["config"].get("model"):
         raise UserError(f"{init_path} and {trained_path} are checkpoints of different supernets")
+    if init["model"].keys() == trained["model"].keys() and all(
+            torch.equal(init["model"][key], trained["model"][key]) for key in init["model"]):
+        raise UserError(f"{init_path} and {trained_path} hold the same weights, so every angle would be 0: "
+                        "give a run's epoch_0000.pt and a later checkpoint")
+    differences = config_differences({k: init["config"].get(k) for k in _RUN_KEYS},
+                                     {k: trained["config"].get(k) for k in _RUN_KEYS})
+    if differences:
+        logger.warning("warning: %s and %s come from different runs (%s): the angle measures more than training",
+                       init_path, trained_path, differences_text(differences))
     model = trained["config"].get("model")
     atoms, counts_fn = atoms_of(model if isinstance(model, dict) else {})
     return scorer_from_states(atoms, counts_fn, init["model"], trained["model"], str(trained_path), title)

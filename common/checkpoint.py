@@ -83,21 +83,25 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
     atomic_torch_save(path, payload)
 
 
-def load_checkpoint(path: str | os.PathLike, space: str | None = None, map_location: str | torch.device = "cpu") -> dict:
-    """Load a checkpoint safely; a missing file, a foreign file or another space's file is a UserError."""
+def load_checkpoint(path: str | os.PathLike, space: str | None = None, map_location: str | torch.device = "cpu",
+                    mmap: bool = False) -> dict:
+    """Load a checkpoint safely; a missing file, a foreign file or another space's file is a UserError.
+
+    ``mmap=True`` maps the tensors instead of reading them (cheap when only the metadata is needed)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}")
     try:
         with warnings.catch_warnings():  # torch warns about foreign pickles; the error below says it all
             warnings.simplefilter("ignore")
-            payload = torch.load(path, map_location=map_location, weights_only=True)
+            payload = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as error:
-        if "Unsupported global" in str(error) or "weights_only" in str(error):
+        if "Unsupported global" in str(error) or "unsupported GLOBAL" in str(error):
             raise UnreadableCheckpoint(
                 f"{path}: the file holds Python objects other than tensors and plain values; it was not "
                 "loaded (only checkpoints written by this project are read)") from None
-        raise UnreadableCheckpoint(f"{path}: not a readable checkpoint (damaged pickle data)") from None
+        raise UnreadableCheckpoint(f"{path}: not a readable checkpoint (not a PyTorch checkpoint, or damaged); "
+                                   "it was not loaded") from None
     except Exception as error:  # torch raises assorted types for truncated or foreign files
         size = path.stat().st_size
         raise UnreadableCheckpoint(
@@ -119,6 +123,13 @@ def file_digest(path: str | os.PathLike) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def checkpoint_record(path: str | os.PathLike, payload: dict | None = None) -> dict:
+    """What a result records about a checkpoint it used: ``{path, epoch, sha256}``."""
+    path = Path(path)
+    payload = payload if payload is not None else load_checkpoint(path, mmap=True)
+    return {"path": str(path.resolve()), "epoch": int(payload["epoch"]), "sha256": file_digest(path)}
 
 
 def rng_states() -> dict:

@@ -40,6 +40,12 @@ def describe(doc: str | None) -> str:
     return re.sub(r":\w+:`([^`]+)`", r"\1", text)
 
 
+def headed(headline: str, doc: str) -> str:
+    """``doc`` with its first line replaced by ``headline`` (a shared stage's help names its space)."""
+    rest = doc.strip().split("\n", 1)[1] if "\n" in doc.strip() else ""
+    return f"{headline}\n{rest}"
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
     return _bounded_int(text, 1)

@@ -342,6 +342,23 @@ def to_dict(config: Any) -> Any:
     return config
 
 
+def config_differences(saved: dict, given: dict, prefix: str = "") -> list[str]:
+    """``key: saved -> given`` for every setting that differs between two nested config mappings."""
+    differences = []
+    for key in sorted(set(saved) | set(given), key=str):
+        a, b, name = saved.get(key), given.get(key), f"{prefix}{key}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            differences += config_differences(a, b, f"{name}.")
+        elif a != b:
+            differences.append(f"{name}: {a!r} -> {b!r}")
+    return differences
+
+
+def differences_text(differences: list[str], limit: int = 4) -> str:
+    more = f" and {len(differences) - limit} more" if len(differences) > limit else ""
+    return "; ".join(differences[:limit]) + more
+
+
 def load_config(path: str | os.PathLike, schema: type[T], overrides: typing.Iterable[str] = ()) -> T:
     """Load ``path`` (with bases), apply ``--set`` overrides, expand ``${VAR}``, check against ``schema``."""
     data = load_yaml_tree(path, schema=schema)

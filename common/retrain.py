@@ -43,7 +43,7 @@ from .checkpoint import atomic_write_text
 from .cli import setup_logging
 from .data import DataConfig, build_loaders
 from .seeding import derive_seed, torch_generator
-from .trainer import TrainConfig, Trainer
+from .trainer import TrainConfig, Trainer, check_run_directory
 
 logger = logging.getLogger("rlnas")
 
@@ -131,6 +131,7 @@ class Retrainer(Trainer):
         self.eval_loader = eval_loader
         self.aux_weight = self.cfg.aux_weight
         self.history: list[dict] = []
+        self.resumes: list[dict] = []  # every checkpoint this run resumed from, oldest first
 
     def begin_epoch(self, index: int):
         if hasattr(self.model, "drop_path_prob"):
@@ -155,15 +156,17 @@ class Retrainer(Trainer):
             self.writer.flush()
 
     def payload(self, epoch: int) -> dict:
-        return {**super().payload(epoch), "history": json.dumps(self.history)}
+        return {**super().payload(epoch), "history": json.dumps(self.history), "resumes": json.dumps(self.resumes)}
 
     def restore(self, payload: dict) -> None:
         self.history = json.loads(payload.get("history", "[]"))
+        self.resumes = json.loads(payload.get("resumes", "[]")) + [self.resumed_from]
 
     def after_save(self, epoch: int) -> None:
         best = max(self.history, key=lambda h: h["top1"]) if self.history else None
         atomic_write_text(self.run_dir / "metrics.json",
-                          json.dumps({"epochs_done": epoch, "best": best, "history": self.history}, indent=1))
+                          json.dumps({"epochs_done": epoch, "best": best, "history": self.history,
+                                      "config": self.config, "resumed_from": self.resumes}, indent=1))
 
 
 def retrain(config, space: str, build_model: Callable[[int], nn.Module], run_dir: Path,
@@ -189,6 +192,7 @@ def _retrain(config, space, build_model, run_dir: Path, stop_after_epoch) -> dic
     rank, world_size = distributed.rank(), distributed.world_size()
     if world_size > 1:
         setup_logging(run_dir, rank)  # only rank 0 logs INFO lines and writes log.txt
+    check_run_directory(run_dir, config)
     # Under DDP every rank must take the same number of steps: the last partial batch is dropped.
     loaders = build_loaders(config.data, config.seed, distributed.per_rank(config.train.batch_size),
                             eval_batch_size=config.train.eval_batch_size, device=device,

@@ -32,8 +32,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import distributed
-from .checkpoint import FORMAT_VERSION, load_checkpoint, restore_rng_states, rng_states, save_checkpoint
-from .config import dump_config, from_dict, to_dict
+from .checkpoint import (FORMAT_VERSION, UnreadableCheckpoint, checkpoint_record, load_checkpoint, restore_rng_states,
+                         rng_states, save_checkpoint)
+from .config import config_differences, differences_text, dump_config, from_dict, parse_yaml, to_dict
 from .errors import UserError
 from .seeding import numpy_rng
 
@@ -181,10 +182,43 @@ def _training_signature(config: dict, schema: Optional[type] = None) -> dict:
 
 
 def check_same_run(saved_config: dict, config: dict, run_dir: Path, schema: Optional[type] = None) -> None:
-    """Refuse to resume a run directory that holds a run of another training config."""
-    if _training_signature(saved_config, schema) != _training_signature(config, schema):
-        raise UserError(f"{run_dir}: holds a run with a different training config; "
-                        "use another --run-dir (nothing was changed)")
+    """Refuse to resume a run directory that holds a run of another training config (naming the keys)."""
+    differences = config_differences(_training_signature(saved_config, schema), _training_signature(config, schema))
+    if differences:
+        raise UserError(f"{run_dir}: holds a run with another training config (saved -> given: "
+                        f"{differences_text(differences)}); use another --run-dir (nothing was changed)")
+
+
+def check_run_directory(run_dir: Path, config) -> None:
+    """Before any data are read or logged: refuse a run directory whose checkpoints belong to another
+    config (the run's ``config.yaml`` says which), so that a refused run leaves no trace in it."""
+    run_dir = Path(run_dir)
+    saved = run_dir / "config.yaml"
+    if not saved.is_file() or not any((run_dir / "checkpoints").glob("*.pt")):
+        return
+    try:
+        saved_config = parse_yaml(saved.read_text())
+    except Exception:  # an unreadable config.yaml: the checkpoint check in ``resume`` decides
+        return
+    if isinstance(saved_config, dict):
+        schema = type(config) if not isinstance(config, dict) else None
+        check_same_run(saved_config, to_dict(config), run_dir, schema)
+
+
+def check_trained_with(config, payload: dict, path: Path) -> None:
+    """Refuse to use checkpoint ``payload`` (file ``path``) with a config its run was not trained with
+    (the seed may differ: it also seeds the search); warn when its training had not finished."""
+    schema = type(config) if not isinstance(config, dict) else None
+    saved, given = (_training_signature(c, schema) for c in (payload["config"], to_dict(config)))
+    saved.pop("seed"), given.pop("seed")
+    differences = config_differences(saved, given)
+    if differences:
+        raise UserError(f"{path}: trained with another config (trained -> given: {differences_text(differences)}); "
+                        "use the run's own config (its config.yaml)")
+    epochs = (payload["config"].get("train") or {}).get("epochs")
+    if isinstance(epochs, int) and int(payload["epoch"]) < epochs:
+        logger.warning("warning: %s holds the weights after epoch %d of %d: training has not finished",
+                       path, int(payload["epoch"]), epochs)
 
 
 class Progress:
@@ -248,6 +282,7 @@ class Trainer:
         self.writer_factory = writer_factory if self.main else None
         self.writer = None
         self.global_step = 0
+        self.resumed_from: Optional[dict] = None  # the checkpoint this process resumed from (path, epoch, sha256)
 
     # ------------------------------------------------------------------ hooks
 
@@ -294,18 +329,36 @@ class Trainer:
             self.after_save(epoch)
         distributed.barrier()
 
+    def latest_checkpoint(self) -> tuple[Optional[Path], Optional[dict]]:
+        """``(path, payload)`` of the newest readable checkpoint (``last.pt``, else the newest
+        ``epoch_NNNN.pt``, with a warning), or ``(None, None)`` in a fresh run directory."""
+        epochs = sorted(self.run_dir.glob("checkpoints/epoch_[0-9][0-9][0-9][0-9].pt"), reverse=True)
+        candidates = [path for path in (checkpoint_path(self.run_dir, "last"), *epochs) if path.is_file()]
+        first_error = None
+        for path in candidates:
+            try:
+                payload = load_checkpoint(path, space=self.space, map_location=self.device)
+            except UnreadableCheckpoint as error:
+                first_error = first_error or error
+                logger.warning("warning: %s; trying the newest epoch checkpoint", error)
+                continue
+            if first_error is not None:
+                logger.warning("warning: resuming from %s (epoch %d) instead", path, int(payload["epoch"]))
+            return path, payload
+        if first_error is not None:
+            raise first_error
+        return None, None
+
     def resume(self) -> int:
         """Load the latest checkpoint of this run directory; return the epoch to continue after (-1: fresh).
 
         Every rank reads the file (the run directory must be visible to all of them, as it is on one machine).
         """
-        for candidate in (checkpoint_path(self.run_dir, "last"), checkpoint_path(self.run_dir, 0)):
-            if candidate.exists():
-                break
-        else:
+        candidate, payload = self.latest_checkpoint()
+        if candidate is None:
             return -1
-        payload = load_checkpoint(candidate, space=self.space, map_location=self.device)
         check_same_run(payload["config"], self.config, self.run_dir, self.schema)
+        self.resumed_from = checkpoint_record(candidate, payload)
         self.model.load_state_dict(payload["model"])
         if payload.get("optimizer"):
             self.optimizer.load_state_dict(payload["optimizer"])

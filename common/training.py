@@ -27,8 +27,8 @@ from . import distributed
 from .cli import setup_logging
 from .data import build_loaders
 from .seeding import derive_seed
-from .trainer import (Trainer, TrainConfig, autocast, build_optimizer, check_same_run, checkpoint_path,  # noqa: F401
-                      grad_scaler, learning_rate, resolve_device, train_step)
+from .trainer import (Trainer, TrainConfig, autocast, build_optimizer, check_run_directory, check_same_run,  # noqa: F401
+                      checkpoint_path, grad_scaler, learning_rate, resolve_device, train_step)
 
 logger = logging.getLogger("rlnas")
 
@@ -67,6 +67,7 @@ def train_supernet(config, space: str, build_supernet: Callable[[int], nn.Module
         rank, world = distributed.rank(), distributed.world_size()
         if world > 1:
             setup_logging(Path(run_dir), rank)  # only rank 0 logs INFO lines and writes log.txt
+        check_run_directory(Path(run_dir), config)
         loaders = build_loaders(config.data, config.seed, distributed.per_rank(config.train.batch_size), labels=config.labels,
                                 device=device, drop_last=config.train.drop_last, rank=rank, world_size=world)
         loader, labels = loaders.train, loaders.labels

@@ -113,9 +113,16 @@ def to_text(genotype: Genotype) -> str:
             f"reduce={[tuple(p) for p in genotype.reduce]}, reduce_concat={list(genotype.reduce_concat)})")
 
 
+MAX_TEXT = 4096  # a genotype text is a few hundred characters; anything far longer is not one
+MAX_RANGE = 64  # concat ranges name a handful of nodes: never expand a huge range(...)
+
+
 def _literal(node: ast.AST, field: str):
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range" and not node.keywords:
-        return list(range(*[_literal(arg, field) for arg in node.args]))
+        bounds = range(*[_literal(arg, field) for arg in node.args])
+        if len(bounds) > MAX_RANGE:
+            raise UserError(f"genotype {field}: {len(bounds)} nodes in range(...), expected [2, 3, 4, 5]")
+        return list(bounds)
     try:
         return ast.literal_eval(node)
     except ValueError:
@@ -124,6 +131,8 @@ def _literal(node: ast.AST, field: str):
 
 def parse_text(text: str) -> Genotype:
     """A ``Genotype(...)`` text (keyword or positional fields) -> Genotype; anything else is a UserError."""
+    if len(text) > MAX_TEXT:
+        raise UserError(f"not a genotype: {len(text)} characters (a genotype text has at most {MAX_TEXT})")
     try:
         tree = ast.parse(text.strip(), mode="eval").body
     except SyntaxError:

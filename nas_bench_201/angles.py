@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from common.checkpoint import atomic_write_text
-from common.cli import ArgumentParser, run, setup_logging
+from common.cli import ArgumentParser, output_file, run, setup_logging
 
 from .angle import scorer_from_checkpoints
 from .encoding import benchmark_archs, to_str
@@ -31,14 +31,15 @@ def write_angles_csv(path: Path, angles: np.ndarray) -> None:
 
 
 def main(argv=None) -> None:
-    parser = ArgumentParser(prog="python -m nas_bench_201.angles", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m nas_bench_201.angles", description=__doc__)
     parser.add_argument("--init", required=True, help="checkpoint of the initial weights (epoch_0000.pt)")
     parser.add_argument("--trained", required=True, help="checkpoint of the trained weights (last.pt)")
     parser.add_argument("--out", required=True, help="CSV file to write")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
+    out = output_file(args.out, "--out")
     setup_logging()
-    write_angles_csv(Path(args.out), all_angles(Path(args.init), Path(args.trained)))
+    write_angles_csv(out, all_angles(Path(args.init), Path(args.trained)))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from common.checkpoint import atomic_write_text
-from common.cli import ArgumentParser, run, setup_logging
+from common.cli import ArgumentParser, output_file, run, setup_logging
 from common.errors import UserError
 
 from .benchmark import ACCURACY_COLUMNS, COLUMNS, BenchmarkTable
@@ -117,7 +117,7 @@ def table_rows(data: dict, arch_results_class, progress: bool = False) -> list[s
 
 
 def main(argv=None) -> None:
-    parser = ArgumentParser(prog="python -m nas_bench_201.convert_benchmark", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m nas_bench_201.convert_benchmark", description=__doc__)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--pth", help="the official NAS-Bench-201-v1_1-096897.pth")
     source.add_argument("--table", help="an existing table (CSV or .npz) to convert")
@@ -125,7 +125,7 @@ def main(argv=None) -> None:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     setup_logging()
-    out = Path(args.out)
+    out = output_file(args.out, "--out")
     if args.table:
         BenchmarkTable.load(args.table).save(out)
         logger.info("wrote %d architectures to %s", NUM_ARCHS, out)

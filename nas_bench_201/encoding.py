@@ -58,7 +58,9 @@ def from_str(text: str) -> Arch:
             raise UserError(f"bad NAS-Bench-201 architecture {text!r}: node {i} needs {i} inputs; {hint}")
         for j, entry in enumerate(entries):
             op, sep, source = entry.partition("~")
-            if not sep or op not in OPS or source != str(j):
+            if sep and source == str(j) and op not in OPS:
+                raise UserError(f"bad NAS-Bench-201 architecture {text!r}: unknown op {op!r} (ops: {', '.join(OPS)})")
+            if not sep or source != str(j):
                 raise UserError(f"bad NAS-Bench-201 architecture {text!r}: '{entry}' should be op~{j}; {hint}")
             arch[edge_index(i, j)] = OPS.index(op)
     return tuple(arch)

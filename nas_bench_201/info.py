@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from common.cli import ArgumentParser, run
+from common.cli import ArgumentParser, positive_int, run
 
 from .benchmark import BenchmarkTable, find_table
 from .model import build_model
@@ -18,9 +18,9 @@ from .encoding import arch_of, from_str, index_of, to_str
 
 
 def main(argv=None) -> None:
-    parser = ArgumentParser(prog="python -m nas_bench_201.info", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m nas_bench_201.info", description=__doc__)
     parser.add_argument("--arch", required=True, help="architecture string or benchmark index")
-    parser.add_argument("--num-classes", type=int, default=10, help="classifier size for the parameter count")
+    parser.add_argument("--num-classes", type=positive_int, default=10, help="classifier size for the parameter count")
     parser.add_argument("--table", default=None, help="benchmark table, CSV or .npz (default: RLNAS_NB201_TABLE, else the shipped table)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)

@@ -26,6 +26,7 @@ ENTRY_POINTS: dict[str, tuple[list[str], bool]] = {
     "nb201.worker": (["-m", "nas_bench_201.worker"], True),
     "nb201.correlation": (["-m", "nas_bench_201.correlation"], True),
     "nb201.pipeline": (["-m", "nas_bench_201.pipeline"], True),
+    "nb201.retrain": (["-m", "nas_bench_201.retrain"], True),
     "nb201.angles": (["-m", "nas_bench_201.angles"], False),
     "nb201.info": (["-m", "nas_bench_201.info"], False),
     "nb201.convert_benchmark": (["-m", "nas_bench_201.convert_benchmark"], False),
@@ -42,6 +43,7 @@ ENTRY_POINTS: dict[str, tuple[list[str], bool]] = {
     "mobilenet.retrain": (["-m", "mobilenet_search_space.retrain"], True),
     "mobilenet.flops": (["-m", "mobilenet_search_space.flops"], False),
     "mobilenet.draw": (["-m", "mobilenet_search_space.draw"], False),
+    "stages.search": (["-m", "common.stages", "search", "--space", "examples.chain_space"], True),
     "nb201.search.sh": (["scripts/nas_bench_201/search.sh"], True),
     "darts.train_supernet.sh": (["scripts/darts/train_supernet.sh"], True),
     "mobilenet.flops.sh": (["scripts/mobilenet/flops.sh"], False),
@@ -100,6 +102,43 @@ def _two_keys(tmp: Path) -> None:
     (tmp / "twice.yaml").write_text(f"_base_: {NB201_QUICK}\nseed: 1\nseed: 2\n")
 
 
+TINY_RUN = f"""_base_: {NB201_QUICK}
+data: {{synthetic: {{num_images: 64, num_test_images: 16, image_size: 16}}}}
+model: {{channels: 4, cells_per_stage: 1}}
+train: {{epochs: 2, batch_size: 32, save_every: 1}}
+search: {{evolution: {{population: 6, iterations: 1, top_k: 2, mutations: 2, crossovers: 2}}}}
+"""
+_TRAINED: dict[str, Path] = {}
+
+
+def _trained_run(tmp: Path) -> None:
+    """``tmp/tiny.yaml`` and ``tmp/run``: a tiny NAS-Bench-201 supernet trained 2 epochs by the CLI (trained
+    once per session, copied for each case)."""
+    import shutil
+
+    if "run" not in _TRAINED:
+        folder = Path(__import__("tempfile").mkdtemp(prefix="rlnas-bad-input-"))
+        (folder / "tiny.yaml").write_text(TINY_RUN)
+        subprocess.run([sys.executable, "-m", "nas_bench_201.train_supernet", "--config", "tiny.yaml", "--run-dir", "run"],
+                       cwd=folder, env=_env(), check=True, capture_output=True, timeout=600)
+        _TRAINED["run"] = folder
+    shutil.copytree(_TRAINED["run"], tmp, dirs_exist_ok=True)
+
+
+def _env() -> dict:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+
+def _evil_pickle(path: Path) -> None:
+    import torch
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    torch.save({"model": Evil()}, path)
+
+
 CASES: list[Case] = [
     # configs
     Case("nb201.train_supernet", ["--config", "twice.yaml"], "key 'seed' appears twice", _two_keys),
@@ -115,37 +154,33 @@ CASES: list[Case] = [
     Case("nb201.info", ["--arch", "|nor_conv_9x9~0|+|none~0|none~1|+|none~0|none~1|none~2|"],
          "unknown op 'nor_conv_9x9'"),
     Case("nb201.info", ["--arch", "5", "--num-classes", "-3"], "expected an integer >= 1"),
-    Case("darts.flops", ["--genotype", DARTS_GENOTYPE.replace("range(2, 6)", "range(2, 10000000)", 1)],
+    Case("darts.flops", ["--arch", DARTS_GENOTYPE.replace("range(2, 6)", "range(2, 10000000)", 1)],
          "normal_concat"),
-    Case("darts.flops", ["--genotype", "Genotype(" + "x" * 5000 + ")"], "characters"),
+    Case("darts.flops", ["--arch", "Genotype(" + "x" * 5000 + ")"], "characters"),
     # output files
     Case("nb201.angles", ["--init", "a.pt", "--trained", "b.pt", "--out", "outdir"], "is a directory",
          _mkdir("outdir")),
-    Case("darts.draw", ["--genotype", DARTS_GENOTYPE, "--out", "outdir"], "is a directory", _mkdir("outdir")),
-    Case("darts.draw", ["--genotype", DARTS_GENOTYPE, "--out", "file.txt/cell.png"], "is a file, not a directory",
+    Case("darts.draw", ["--arch", DARTS_GENOTYPE, "--out", "outdir.png"], "is a directory", _mkdir("outdir.png")),
+    Case("darts.draw", ["--arch", DARTS_GENOTYPE, "--out", "file.txt/cell.png"], "is a file, not a directory",
          _write("file.txt", "keep me")),
-    Case("darts.draw", ["--genotype", DARTS_GENOTYPE, "--out", "locked/cell.png"], "permission denied",
+    Case("darts.draw", ["--arch", DARTS_GENOTYPE, "--out", "locked/cell.png"], "permission denied",
          _mkdir("locked", 0o555)),
-    Case("mobilenet.flops", ["--arch", "2 0 -1 2 2 0 2 4 0 4 4 2 4 2 4 2 0 0 0 2 2", "--write-table", "outdir"],
-         "is a directory", _mkdir("outdir")),
-    Case("mobilenet.draw", ["--arch", "2 0 -1 2 2 0 2 4 0 4 4 2 4 2 4 2 0 0 0 2 2", "--out", "outdir"],
-         "is a directory", _mkdir("outdir")),
+    Case("mobilenet.flops", ["--write-table", "outdir"], "is a directory", _mkdir("outdir")),
+    Case("mobilenet.draw", ["--arch", "2 0 -1 2 2 0 2 4 0 4 4 2 4 2 4 2 0 0 0 2 2", "--out", "outdir.png"],
+         "is a directory", _mkdir("outdir.png")),
     # checkpoints
-    Case("nb201.angles", ["--init", "evil.pt", "--trained", "evil.pt"], "holds Python objects other than tensors",
+    Case("nb201.angles", ["--init", "evil.pt", "--trained", "evil.pt", "--out", "a.csv"], "holds Python objects other than tensors",
          lambda tmp: _evil_pickle(tmp / "evil.pt")),
-    Case("nb201.angles", ["--init", "short.pt", "--trained", "short.pt"], "truncated",
+    Case("nb201.angles", ["--init", "short.pt", "--trained", "short.pt", "--out", "a.csv"], "truncated",
          _write("short.pt", b"PK\x03\x04" + b"\0" * 60)),
+    Case("nb201.angles", ["--init", "run/checkpoints/last.pt", "--trained", "run/checkpoints/last.pt", "--out", "a.csv"],
+         "hold the same weights", _trained_run),
+    # a run directory and its checkpoints against the config given
+    Case("nb201.train_supernet", ["--config", "tiny.yaml", "--run-dir", "run", "--set", "train.lr=0.5"],
+         "another training config (saved -> given: train.lr: 0.1 -> 0.5)", _trained_run),
+    Case("nb201.search", ["--config", "tiny.yaml", "--run-dir", "run", "--set", "model.channels=8"],
+         "trained with another config (trained -> given: model.channels: 4 -> 8)", _trained_run),
 ]
-
-
-def _evil_pickle(path: Path) -> None:
-    import pickle
-
-    class Evil:
-        def __reduce__(self):
-            return (os.system, ("echo pwned",))
-
-    path.write_bytes(pickle.dumps({"model": Evil()}))
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
@@ -172,8 +207,7 @@ def test_bad_input_gives_one_line_and_exit_code_2(case: Case, tmp_path: Path):
         pytest.skip("root ignores file permissions")
     case.setup and case.setup(tmp_path)
     before = _snapshot(tmp_path)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(_command(case.entry) + case.args, cwd=tmp_path, env=env, capture_output=True,
+    result = subprocess.run(_command(case.entry) + case.args, cwd=tmp_path, env=_env(), capture_output=True,
                             text=True, timeout=300)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2, result.stderr

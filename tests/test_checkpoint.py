@@ -45,7 +45,7 @@ def test_a_truncated_checkpoint_is_refused_with_one_plain_reason(tmp_path):
 
 
 def test_a_pickle_with_objects_is_not_loaded_and_the_message_does_not_advise_unsafe_loading(tmp_path):
-    import pickle
+    import torch
 
     from common.checkpoint import UnreadableCheckpoint, load_checkpoint
 
@@ -56,7 +56,7 @@ def test_a_pickle_with_objects_is_not_loaded_and_the_message_does_not_advise_uns
             return (os.mkdir, (str(marker),))
 
     path = tmp_path / "evil.pt"
-    path.write_bytes(pickle.dumps({"model": Payload()}))
+    torch.save({"model": Payload()}, path)
     with pytest.raises(UnreadableCheckpoint, match="objects other than tensors") as info:
         load_checkpoint(path)
     assert not marker.exists()

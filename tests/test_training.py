@@ -50,7 +50,7 @@ def test_resumed_run_ends_bit_identical_and_epoch_zero_is_never_rewritten(tmp_pa
 
 def test_a_run_directory_of_another_config_is_refused(tmp_path):
     train(tiny_config(tmp_path, ["train.epochs=1"]), tmp_path / "run")
-    with pytest.raises(UserError, match="different training config"):
+    with pytest.raises(UserError, match=r"another training config \(saved -> given: train.lr: 0.1 -> 0.5\)"):
         train(tiny_config(tmp_path, ["train.epochs=1", "train.lr=0.5"]), tmp_path / "run")
     assert train(tiny_config(tmp_path, ["train.epochs=1", "train.log_every=7"]), tmp_path / "run") == 1
 
@@ -81,5 +81,34 @@ def test_checkpoint_of_another_space_or_not_a_checkpoint(tmp_path):
             return (print, ("executed",))
 
     torch.save({"format": 1, "space": "x", "config": {}, "epoch": 0, "model": Evil()}, tmp_path / "evil.pt")
-    with pytest.raises(UserError, match="not a readable checkpoint"):
+    with pytest.raises(UserError, match="holds Python objects other than tensors"):
         load_checkpoint(tmp_path / "evil.pt")
+
+
+def test_a_truncated_last_checkpoint_resumes_from_the_newest_epoch_checkpoint(tmp_path, caplog):
+    cfg = tiny_config(tmp_path)
+    train(cfg, tmp_path / "full")
+    train(cfg, tmp_path / "split", stop=2)
+    last = tmp_path / "split/checkpoints/last.pt"
+    (tmp_path / "split/checkpoints/epoch_0002.pt").write_bytes(last.read_bytes()[:1000])  # both newest files torn
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
+    with caplog.at_level("WARNING", logger="rlnas"):
+        assert train(cfg, tmp_path / "split") == 3
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("last.pt" in w and "truncated" in w for w in warnings)
+    assert any("resuming from" in w and "epoch_0001.pt (epoch 1)" in w for w in warnings)
+    full = load_checkpoint(tmp_path / "full/checkpoints/last.pt", "nas_bench_201")
+    split = load_checkpoint(last, "nas_bench_201")
+    for key, value in full["model"].items():
+        assert torch.equal(value, split["model"][key]), key
+    for a, b in zip(full["optimizer"]["state"].values(), split["optimizer"]["state"].values()):
+        assert torch.equal(a["momentum_buffer"], b["momentum_buffer"])
+
+
+def test_no_readable_checkpoint_is_an_error_not_a_fresh_start(tmp_path):
+    cfg = tiny_config(tmp_path, ["train.epochs=1"])
+    train(cfg, tmp_path / "run")
+    for path in (tmp_path / "run/checkpoints").glob("*.pt"):
+        path.write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match="last.pt: not a readable checkpoint"):
+        train(cfg, tmp_path / "run")

@@ -4,15 +4,14 @@
 """
 from __future__ import annotations
 
-from pathlib import Path
 
-from ..cli import ArgumentParser
+from ..cli import ArgumentParser, headed, output_file
 from ..errors import UserError
 from ..space import SearchSpace
 
 
 def main(space: SearchSpace, argv, prog: str) -> None:
-    parser = ArgumentParser(prog=prog, description=f"Draw a {space.title} architecture as a PNG")
+    parser = ArgumentParser(prog=prog, description=headed(f"Draw a {space.title} architecture as a PNG", __doc__))
     parser.add_argument("--arch", required=True, help=space.arch_help)
     parser.add_argument("--out", required=True, help="PNG file to write")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -21,5 +20,6 @@ def main(space: SearchSpace, argv, prog: str) -> None:
         raise UserError(f"the {space.title} space cannot draw architectures")
     if not args.out.lower().endswith(".png"):
         raise UserError("--out must name a .png file")
-    space.draw(space.parse_arch(args.arch), Path(args.out))
+    out = output_file(args.out, "--out")
+    space.draw(space.parse_arch(args.arch), out)
     print(args.out)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import sys
 
-from ..cli import ArgumentParser
+from ..cli import ArgumentParser, headed, output_file
 from ..errors import UserError
 from ..space import SearchSpace
 
 
 def main(space: SearchSpace, argv, prog: str) -> None:
-    parser = ArgumentParser(prog=prog, description=f"FLOPs and parameters of a {space.title} network")
+    parser = ArgumentParser(prog=prog, description=headed(f"FLOPs and parameters of a {space.title} network", __doc__))
     parser.add_argument("--arch", default=None, help=space.arch_help)
     space.cost_options(parser)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -24,6 +24,7 @@ def main(space: SearchSpace, argv, prog: str) -> None:
     if getattr(args, "write_table", None):
         if args.arch is not None:
             raise UserError(f"{prog}: give --arch or --write-table, not both")
+        output_file(args.write_table, "--write-table")
         space.write_cost_table(args)
         print(f"wrote {args.write_table}", file=sys.stderr)
         return

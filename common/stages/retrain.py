@@ -16,7 +16,7 @@ import logging
 import os
 from pathlib import Path
 
-from ..cli import parse_stage, stage_parser
+from ..cli import headed, parse_stage, positive_int, stage_parser
 from ..config import apply_override, from_dict, to_dict
 from ..errors import UserError
 from ..retrain import retrain
@@ -45,11 +45,11 @@ def resolve_arch(space: SearchSpace, spec: str | None):
 def main(space: SearchSpace, argv, prog: str) -> dict:
     if space.retrain_schema is None:
         raise UserError(f"the {space.title} space has no retraining network")
-    parser = stage_parser(prog, f"Stage 3: retrain a {space.title} architecture from scratch")
+    parser = stage_parser(prog, headed(f"Stage 3: retrain a {space.title} architecture from scratch", __doc__))
     parser.add_argument("--arch", default=None, help=f"overrides model.arch: {space.arch_help}")
     for option, (key, kind, text) in space.retrain_options.items():
         parser.add_argument(option, dest=key, type=kind, default=None, help=f"overrides {key}: {text}")
-    parser.add_argument("--stop-after-epoch", type=int, default=None,
+    parser.add_argument("--stop-after-epoch", type=positive_int, default=None,
                         help="stop after this epoch (resume later with the same command)")
     args, cfg, run_dir = parse_stage(parser, space.retrain_schema, space.canonical_argv(argv))
     given = [f"{key}={getattr(args, key)}" for key, *_ in space.retrain_options.values() if getattr(args, key) is not None]

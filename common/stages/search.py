@@ -14,14 +14,15 @@ import json
 import logging
 from pathlib import Path
 
-from ..checkpoint import atomic_write_text
-from ..cli import parse_stage, stage_parser
-from ..config import dump_config
+from ..checkpoint import atomic_write_text, checkpoint_record, load_checkpoint
+from ..cli import headed, parse_stage, stage_parser
+from ..config import dump_config, to_dict
 from ..errors import UserError
 from ..evaluation import build_evaluator
 from ..scoring import Scorer, build_scorer
 from ..search import checkpoints, flops_limit, result_document, run_strategy
 from ..space import SearchSpace
+from ..trainer import check_trained_with
 
 logger = logging.getLogger("rlnas")
 
@@ -52,8 +53,11 @@ def search(space: SearchSpace, cfg, run_dir: Path, scorer: Scorer | None = None,
         raise UserError("search: no architecture was scored (is the FLOPs limit below every architecture?)")
 
     document = result_document(result, cfg.search, lambda key: space.describe(space.from_str(key), cfg, context))
+    used = {"angle": {"init": init, "trained": trained}, "val_acc": {"trained": trained}}.get(cfg.search.score, {})
     document.update({"space": space.name, "seed": seed, "init_checkpoint": str(init),
-                     "trained_checkpoint": str(trained), **context["document"]})
+                     "trained_checkpoint": str(trained), **context["document"],
+                     "checkpoints": {name: checkpoint_record(path) for name, path in used.items()},
+                     "config": to_dict(cfg)})
     atomic_write_text(out_dir / "result.json", json.dumps(document, indent=2))
     best = document["best"]
     costs = f", {best['flops_M']:.1f}M FLOPs, {best['params_M']:.2f}M params" if "flops_M" in best else ""
@@ -66,6 +70,10 @@ def search(space: SearchSpace, cfg, run_dir: Path, scorer: Scorer | None = None,
 
 
 def main(space: SearchSpace, argv, prog: str) -> dict:
-    parser = stage_parser(prog, f"Stage 2: search the {space.title} space")
+    parser = stage_parser(prog, headed(f"Stage 2: search the {space.title} space", __doc__))
     _, cfg, run_dir = parse_stage(parser, space.config_schema, argv)
+    space.check_config(cfg)
+    _, trained = checkpoints(cfg.search, run_dir)
+    if cfg.search.score in ("angle", "val_acc") and trained.is_file():
+        check_trained_with(cfg, load_checkpoint(trained, space.name, mmap=True), trained)
     return search(space, cfg, run_dir)

@@ -8,14 +8,14 @@ train one model with DDP (see ``common.training``).
 """
 from __future__ import annotations
 
-from ..cli import parse_stage, stage_parser
+from ..cli import headed, parse_stage, positive_int, stage_parser
 from ..space import SearchSpace
 from ..training import train_supernet
 
 
 def main(space: SearchSpace, argv, prog: str) -> int:
-    parser = stage_parser(prog, f"Stage 1: train the {space.title} supernet with random labels")
-    parser.add_argument("--stop-after-epoch", type=int, default=None,
+    parser = stage_parser(prog, headed(f"Stage 1: train the {space.title} supernet with random labels", __doc__))
+    parser.add_argument("--stop-after-epoch", type=positive_int, default=None,
                         help="stop after this epoch (resume later with the same command)")
     args, cfg, run_dir = parse_stage(parser, space.config_schema, argv)
     space.check_config(cfg)

@@ -44,6 +44,7 @@ from .checkpoint import (FORMAT_VERSION, atomic_write_text, load_checkpoint, res
 from .config import dump_config, to_dict
 from .errors import UserError
 from .seeding import torch_generator
+from .threads import configure_threads, loader_workers
 from .training import TrainConfig, _Progress, build_optimizer, check_same_run, checkpoint_path, learning_rate
 
 logger = logging.getLogger("rlnas")
@@ -266,6 +267,7 @@ def retrain(config, space: str, build_model: Callable[[int], nn.Module], run_dir
     Under ``torchrun`` it joins the process group and trains with DDP (``common.distributed``).
     """
     distributed.init()
+    configure_threads(config.train.threads, loader_workers(config.data))
     try:
         return _retrain(config, space, build_model, Path(run_dir), stop_after_epoch)
     finally:

@@ -78,7 +78,7 @@ def cutout(images: torch.Tensor, length: int, generator: torch.Generator) -> tor
     uniform pixel (clipped at the border) is set to 0. Centres come from ``generator`` (CPU)."""
     n, _, h, w = images.shape
     centre = torch.stack([torch.randint(0, h, (n,), generator=generator),
-                          torch.randint(0, w, (n,), generator=generator)], dim=1).to(images.device)
+                          torch.randint(0, w, (n,), generator=generator)], dim=1).to(images.device, non_blocking=True)
     half = length // 2
     rows = torch.arange(h, device=images.device)[None, :]
     cols = torch.arange(w, device=images.device)[None, :]

@@ -39,6 +39,7 @@ from .cli import parse_stage, stage_parser
 from .config import dump_config, from_dict, to_dict
 from .errors import UserError
 from .seeding import numpy_rng
+from .kernels import sgd_kernels
 from .threads import configure_threads, loader_workers
 
 logger = logging.getLogger("rlnas")
@@ -99,7 +100,8 @@ def learning_rate(cfg: TrainConfig, epoch: int, step: int, steps_per_epoch: int)
 
 def build_optimizer(model: nn.Module, cfg: TrainConfig, foreach: bool = True) -> torch.optim.Optimizer:
     """SGD with ``cfg``'s weight decay on the chosen parameters. ``foreach``: multi-tensor updates (the
-    same arithmetic per element as the per-parameter loop, in a few kernels instead of hundreds)."""
+    same arithmetic per element as the per-parameter loop, in a few kernels instead of hundreds; the
+    fused kernel on CUDA, see ``common.kernels``)."""
     decay, no_decay = [], []
     for name, param in model.named_parameters():
         if not param.requires_grad:
@@ -112,7 +114,8 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig, foreach: bool = True) ->
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}]
     if no_decay:
         groups.append({"params": no_decay, "weight_decay": 0.0})
-    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, foreach=foreach)
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                           **sgd_kernels(model.parameters(), foreach))
 
 
 def resolve_device(name: str) -> torch.device:

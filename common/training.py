@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import distributed
+from .bn import to_channels_last
 from .checkpoint import FORMAT_VERSION, load_checkpoint, restore_rng_states, rng_states, save_checkpoint
 from .cli import parse_stage, stage_parser
 from .config import dump_config, from_dict, to_dict
@@ -223,7 +224,7 @@ class SupernetTrainer:
     def __init__(self, *, model: nn.Module, loader, cfg: TrainConfig, config: object, space: str, seed: int,
                  run_dir: Path, device: torch.device, writer_factory: Optional[Callable[[Path], object]] = None):
         if cfg.channels_last:
-            model = model.to(memory_format=torch.channels_last)
+            model = to_channels_last(model)  # with an accurate NHWC BatchNorm on CPU (common.bn)
         self.model = model
         self.ddp = distributed.wrap(model, find_unused_parameters=True)  # each step trains one path's weights
         self.loader = loader

@@ -9,11 +9,12 @@ normalisation; uniform random labels):
   ``x*0`` for ``none``, ``nn.AvgPool2d(count_include_pad=False)``, Python ``random`` paths,
   per-parameter SGD). Every figure is printed as a ratio to it;
 - plain: our supernet's op-by-op forward (``model.optimised = False``), per-parameter SGD;
-- optimised: ``common.training.train_step`` with the ``TrainConfig`` defaults and the optimised
-  forward (shared ReLU per node, pooling as shifted sums, foreach SGD); ``--channels-last`` and
-  ``--amp`` add what those ``train`` options do;
+- optimised NCHW: ``common.training.train_step`` and the optimised forward (shared ReLU per node,
+  pooling as shifted sums, foreach SGD), NCHW tensors; ``--amp`` adds autocast;
+- optimised NHWC: the same in channels_last with ``common.bn.SoundBatchNorm2d`` (``to_channels_last``,
+  what ``train.channels_last: true``, the NAS-Bench-201 configs' setting, does);
 - entry point: the real training loop (``SupernetTrainer``: LR schedule, path sampling, loss and
-  accuracy accumulated on the device, progress), ``--steps`` steps per epoch.
+  accuracy accumulated on the device, progress) with the NHWC step, ``--steps`` steps per epoch.
 
 The variants alternate in rounds, so that a machine whose load changes treats them alike; the
 median round is reported. ``--thread-study`` also times the optimised step at 1 and 2 threads, alone
@@ -42,6 +43,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from _timing import print_table, synchronize
 from released_step import ReleasedSupernet, released_optimizer, released_step
+from common.bn import to_channels_last
 from common.data import BatchAugment, DataConfig, InMemoryLoader, SyntheticConfig, build_datasets
 from common.labels import LabelConfig, build_label_generator
 from common.seeding import numpy_rng
@@ -72,18 +74,20 @@ class Variant:
     def __init__(self, name: str, device: torch.device):
         self.name, self.device = name, device
         self.step_s: list[float] = []
+        self.cpu_s: list[float] = []  # process CPU time per step: steadier than wall time on a shared machine
 
     def step(self) -> None:
         raise NotImplementedError
 
     def round(self, steps: int) -> float:
         synchronize(self.device)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for _ in range(steps):
             self.step()
         synchronize(self.device)
         seconds = (time.perf_counter() - start) / steps
         self.step_s.append(seconds)
+        self.cpu_s.append((time.process_time() - cpu) / steps)
         return seconds
 
 
@@ -110,7 +114,7 @@ class Ours(Variant):
         self.model = model
         self.model.optimised = optimised
         if optimised and cfg.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+            self.model = to_channels_last(self.model)
         self.optimizer = build_optimizer(self.model, cfg, foreach=optimised)  # plain: the per-parameter loop
         self.scaler = grad_scaler(device, cfg.amp)
         self.stream = endless_batches(loader)
@@ -144,12 +148,13 @@ class EntryPoint(Variant):
 
     def round(self, steps: int) -> float:
         synchronize(self.device)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         self.epoch += 1
         self.trainer._train_epoch(self.epoch)
         synchronize(self.device)
         seconds = (time.perf_counter() - start) / self.steps
         self.step_s.append(seconds)
+        self.cpu_s.append((time.process_time() - cpu) / self.steps)
         return seconds
 
 
@@ -262,7 +267,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--images", type=int, default=1024, help="synthetic training images in memory")
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--amp", choices=("none", "bf16", "fp16"), default="none", help="autocast of the optimised step")
-    parser.add_argument("--channels-last", action="store_true", help="optimised step in NHWC (train.channels_last)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
@@ -290,34 +294,38 @@ def main(argv=None) -> dict:
     torch.manual_seed(args.seed)
     model = Supernet(SupernetConfig(channels=args.channels, cells_per_stage=args.cells), labels.num_classes).to(device).train()
     plain_cfg = TrainConfig(batch_size=args.batch, channels_last=False)  # lr 0.025, momentum 0.9, nesterov, wd 5e-4
-    fast_cfg = TrainConfig(batch_size=args.batch, amp=args.amp, channels_last=args.channels_last)
+    nchw_cfg = TrainConfig(batch_size=args.batch, amp=args.amp, channels_last=False)
+    fast_cfg = TrainConfig(batch_size=args.batch, amp=args.amp, channels_last=True)
     with tempfile.TemporaryDirectory() as run_dir:
         variants = [Released(model, loader(), device, args.seed),
                     Ours("plain", copy.deepcopy(model), loader(), plain_cfg, False, device, args.seed),
-                    Ours("optimised", copy.deepcopy(model), loader(), fast_cfg, True, device, args.seed),
+                    Ours("optimised NCHW", copy.deepcopy(model), loader(), nchw_cfg, True, device, args.seed),
+                    Ours("optimised NHWC", copy.deepcopy(model), loader(), fast_cfg, True, device, args.seed),
                     EntryPoint(copy.deepcopy(model), loader(), fast_cfg, device, args.seed, args.steps, Path(run_dir))]
         for variant in variants:
             for _ in range(args.warmup):
                 variant.step()
             variant.step_s.clear()
+            variant.cpu_s.clear()
         for _ in range(args.rounds):
             for variant in variants:
                 variant.round(args.steps)
         seconds = {v.name: statistics.median(v.step_s) for v in variants}
-        results = {"cpu": cpu_model(), "threads": torch.get_num_threads(), "physical_cores": physical_cores(),
+        cpu = {v.name: statistics.median(v.cpu_s) for v in variants}
+        results = {"cpu_ratio_to_released": {k: cpu["released"] / s for k, s in cpu.items()},"cpu": cpu_model(), "threads": torch.get_num_threads(), "physical_cores": physical_cores(),
                    "seconds_per_step": seconds, "images_per_s": {k: args.batch / s for k, s in seconds.items()},
                    "ratio_to_released": {k: seconds["released"] / s for k, s in seconds.items()}}
-        fast = variants[2]
+        fast = variants[3]
 
         print(f"CPU: {results['cpu']}, {results['physical_cores']} physical cores, {results['threads']} torch threads; "
               f"device {device}; torch {torch.__version__}")
         print(f"NAS-Bench-201 supernet training step: C={args.channels} N={args.cells}, batch {args.batch}, "
               f"{args.image_size}x{args.image_size} synthetic images, random per-cell paths; {args.rounds} alternating "
               f"rounds of {args.steps} steps per variant after {args.warmup} warm-up (median round)")
-        print(f"optimised = channels_last {fast_cfg.channels_last}, amp {fast_cfg.amp}")
-        print_table(("variant", "ms / step", "images / s", "vs released"), [
-            (name, f"{1e3 * s:.1f}", f"{args.batch / s:,.1f}", f"{seconds['released'] / s:.2f}x")
-            for name, s in seconds.items()])
+        print(f"optimised steps: amp {fast_cfg.amp}")
+        print_table(("variant", "ms / step", "images / s", "vs released", "CPU ms / step", "vs released (CPU time)"), [
+            (name, f"{1e3 * s:.1f}", f"{args.batch / s:,.1f}", f"{seconds['released'] / s:.2f}x", f"{1e3 * cpu[name]:.1f}",
+             f"{cpu['released'] / cpu[name]:.2f}x") for name, s in seconds.items()])
 
         if not args.no_roofline:
             images, batch_labels = next(iter(loader().epoch(0)))

@@ -9,7 +9,7 @@ Correctness (each with its tolerance in the JSON; TF32 is switched off for them)
 - ``amp``: bf16 and fp16 (GradScaler) steps give finite losses and weights, the loss within 5% of
   float64 and a weight update pointing the same way (cosine > 0.9; fp16 may skip a step on overflow);
 - ``angles``: a supernet trained on the GPU by ``train_supernet`` (1 epoch, synthetic data); the
-  CPU angle engine's angles from its checkpoints equal the literal float64 definition computed from
+  CPU angle engine's angles from its checkpoints equal the literal float64 definition (concatenate, cosine) computed on the GPU from
   the checkpoints loaded onto the GPU (1e-9);
 - ``ddp``: the same training under ``torchrun --nproc_per_node=1`` (nccl) ends where the plain run
   ends (1e-4 of the weights' size; cuDNN's backward is not bit-reproducible).
@@ -220,11 +220,15 @@ def check_angles(ctx) -> dict:
     scorer = scorer_from_checkpoints(checkpoints / "epoch_0000.pt", checkpoints / "last.pt")
     archs = benchmark_archs()[np.random.default_rng(0).choice(len(benchmark_archs()), sizes.angle_archs, replace=False)]
     engine = scorer(archs)
-    init = load_checkpoint(checkpoints / "epoch_0000.pt", map_location=device)
-    trained = load_checkpoint(checkpoints / "last.pt", map_location=device)
+    init = load_checkpoint(checkpoints / "epoch_0000.pt")
+    trained = load_checkpoint(checkpoints / "last.pt")
     layout = layout_of(trained)
-    literal = np.array([naive_angle(naive_pieces(a, init["model"], layout), naive_pieces(a, trained["model"], layout))
-                        for a in archs])
+
+    def on_device(pieces):  # the literal definition's float64 sums run on the device
+        return [piece.to(device) for piece in pieces]
+
+    literal = np.array([naive_angle(on_device(naive_pieces(a, init["model"], layout)),
+                                    on_device(naive_pieces(a, trained["model"], layout))) for a in archs])
     error = float(np.abs(engine - literal).max())
     moved = bool(np.all(engine > 0))
     return {"archs": len(archs), "max_abs_difference": error, "tolerance": 1e-9, "mean_angle": float(engine.mean()),

@@ -9,8 +9,8 @@ Correctness (each with its tolerance in the JSON; TF32 is switched off for them)
 - ``amp``: bf16 and fp16 (GradScaler) steps give finite losses and weights, the loss within 5% of
   float64 and a weight update pointing the same way (cosine > 0.9; fp16 may skip a step on overflow);
 - ``angles``: a supernet trained on the GPU by ``train_supernet`` (1 epoch, synthetic data); the
-  CPU angle engine's angles from its checkpoints equal the literal float64 definition (concatenate, cosine) computed on the GPU from
-  the checkpoints loaded onto the GPU (1e-9);
+  CPU angle engine's angles from its checkpoints equal the literal float64 definition (concatenate,
+  cosine) computed on the GPU (1e-9);
 - ``ddp``: the same training under ``torchrun --nproc_per_node=1`` (nccl) ends where the plain run
   ends (1e-4 of the weights' size; cuDNN's backward is not bit-reproducible).
 Throughput (images/s, TF32 at PyTorch's defaults): NAS-Bench-201 supernet at batch 64 and 256

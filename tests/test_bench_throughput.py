@@ -28,9 +28,9 @@ def test_benchmark_runs_every_variant_roofline_and_thread_study(capsys, restore_
     assert results["step_gflop"] > 0 and results["matmul_gflops"] > 0 and len(results["conv_gflops"]) == 3
     for variant in ("released", "optimised"):
         kinds = results["breakdown"][variant]
-        assert set(kinds) == {"convolution", "BatchNorm", "matmul", "SGD update", "elementwise and copies",
-                              "Python overhead"}
-        assert all(v >= 0 for v in kinds.values()) and kinds["convolution"] > 0
+        assert set(kinds) == {"convolution", "BatchNorm", "pooling", "matmul", "SGD update",
+                              "elementwise and copies", "Python overhead"}
+        assert all(v >= 0 for v in kinds.values()) and kinds["convolution"] > 0 and kinds["BatchNorm"] > 0
     assert set(results["thread_study"]) == {"1 threads", "2 threads", "1 threads + busy process",
                                             "2 threads + busy process"}
     assert "vs released" in out and "CPU:" in out and "roofline" in out and "thread study" in out

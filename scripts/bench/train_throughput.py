@@ -202,13 +202,27 @@ def conv_gflops(batch: int, channels: int, size: int, device, repeats: int = 3) 
     return flops / best_seconds(run, repeats, device) / 1e9
 
 
-CATEGORIES = (("convolution", ("conv",)), ("BatchNorm", ("batch_norm",)), ("matmul", ("mm", "linear")),
-              ("SGD update", ("_foreach", "sgd")))
+CATEGORIES = (("convolution", ("conv",)), ("BatchNorm", ("batch_norm", "batchnorm")),
+              ("pooling", ("avgpool", "avg_pool")), ("matmul", ("aten::mm", "addmm", "linear", "mmbackward")),
+              ("SGD update", ("optimizer.step", "_foreach", "sgd")))
+OTHER = "elementwise and copies"
+
+
+def category(event) -> str:
+    """The kind of an operator: that of the nearest enclosing call (module op, autograd node,
+    optimizer step) whose name says, else elementwise and copies."""
+    while event is not None:
+        name = event.name.lower()
+        for kind, keys in CATEGORIES:
+            if any(key in name for key in keys):
+                return kind
+        event = event.cpu_parent
+    return OTHER
 
 
 def time_breakdown(variant: Variant, steps: int) -> dict[str, float]:
-    """Seconds per step by kind of operator (torch.profiler self times on this thread) and the rest of
-    the wall time: Python, dispatch and autograd bookkeeping ("Python overhead")."""
+    """Seconds per step by kind of operator (torch.profiler self times of the ATen operators on this
+    thread) and the rest of the wall time: Python, dispatch and autograd bookkeeping ("Python overhead")."""
     from torch.profiler import ProfilerActivity, profile
 
     synchronize(variant.device)
@@ -219,13 +233,10 @@ def time_breakdown(variant: Variant, steps: int) -> dict[str, float]:
         synchronize(variant.device)
     wall = time.perf_counter() - start
     seconds = {name: 0.0 for name, _ in CATEGORIES}
-    seconds["elementwise and copies"] = 0.0
-    for event in prof.key_averages():
-        if not event.key.startswith("aten::") and not event.key.startswith("_"):
-            continue  # autograd nodes and Python functions: their operators are counted themselves
-        category = next((name for name, keys in CATEGORIES if any(k in event.key for k in keys)),
-                        "elementwise and copies")
-        seconds[category] += event.self_cpu_time_total / 1e6
+    seconds[OTHER] = 0.0
+    for event in prof.events():
+        if event.name.startswith("aten::"):
+            seconds[category(event)] += event.self_cpu_time_total / 1e6
     seconds["Python overhead"] = max(0.0, wall - sum(seconds.values()))
     return {name: value / steps for name, value in seconds.items()}
 

@@ -67,8 +67,8 @@ class TrainConfig:
     save_every: int = 1  # epoch checkpoints every N epochs; epoch 0 and the last epoch are always kept
     log_every: int = 50  # steps between log lines and TensorBoard points
     amp: Literal["none", "bf16", "fp16"] = "none"  # autocast of the forward pass; fp16 adds a GradScaler
-    # NHWC activations and weights: 1.1-1.25x faster steps on CPU, but PyTorch's CPU channels-last BatchNorm
-    # is ~10x less accurate in float32 (gradients 2% off on the NB201 supernet), so off by default
+    # NHWC activations and weights, with an accurate CPU BatchNorm (common.bn.to_channels_last); on in the
+    # NB201 configs (faster there), off by default (not measured for the other spaces)
     channels_last: bool = False
     threads: Optional[int] = None  # CPU compute threads per process; None: OMP_NUM_THREADS or the cores' share
 

@@ -327,9 +327,10 @@ def main(argv=None) -> dict:
                 variant.round(args.steps)
         seconds = {v.name: statistics.median(v.step_s) for v in variants}
         cpu = {v.name: statistics.median(v.cpu_s) for v in variants}
-        results = {"cpu_ratio_to_released": {k: cpu["released"] / s for k, s in cpu.items()},"cpu": cpu_model(), "threads": torch.get_num_threads(), "physical_cores": physical_cores(),
+        results = {"cpu": cpu_model(), "threads": torch.get_num_threads(), "physical_cores": physical_cores(),
                    "seconds_per_step": seconds, "images_per_s": {k: args.batch / s for k, s in seconds.items()},
-                   "ratio_to_released": {k: seconds["released"] / s for k, s in seconds.items()}}
+                   "ratio_to_released": {k: seconds["released"] / s for k, s in seconds.items()},
+                   "cpu_ratio_to_released": {k: cpu["released"] / s for k, s in cpu.items()}}
         fast = variants[3]
         data_share = statistics.median(fast.data_s) / seconds[fast.name]
         results["data_share"] = data_share

@@ -3,10 +3,9 @@
 #   scripts/bench/gpu_check.sh OUT.json [--workers N]
 # Writes OUT.json and prints a summary; exit 0 when every check passed, 1 otherwise, 2 without CUDA.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 if [[ $# -lt 1 ]]; then
   echo "usage: scripts/bench/gpu_check.sh OUT.json [--workers N]" >&2
   exit 2
 fi
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+source "$(dirname "${BASH_SOURCE[0]}")/../env.sh"
 exec python "$ROOT/scripts/bench/gpu_check.py" "$@"

@@ -43,6 +43,7 @@ from .checkpoint import atomic_write_text
 from .cli import setup_logging
 from .data import DataConfig, build_loaders
 from .seeding import derive_seed, torch_generator
+from .threads import configure_threads, loader_workers
 from .trainer import TrainConfig, Trainer, check_run_directory
 
 logger = logging.getLogger("rlnas")
@@ -76,7 +77,7 @@ def cutout(images: torch.Tensor, length: int, generator: torch.Generator) -> tor
     uniform pixel (clipped at the border) is set to 0. Centres come from ``generator`` (CPU)."""
     n, _, h, w = images.shape
     centre = torch.stack([torch.randint(0, h, (n,), generator=generator),
-                          torch.randint(0, w, (n,), generator=generator)], dim=1).to(images.device)
+                          torch.randint(0, w, (n,), generator=generator)], dim=1).to(images.device, non_blocking=True)
     half = length // 2
     rows = torch.arange(h, device=images.device)[None, :]
     cols = torch.arange(w, device=images.device)[None, :]
@@ -179,6 +180,7 @@ def retrain(config, space: str, build_model: Callable[[int], nn.Module], run_dir
     Under ``torchrun`` it joins the process group and trains with DDP (``common.distributed``).
     """
     distributed.init()
+    configure_threads(config.train.threads, loader_workers(config.data))
     try:
         return _retrain(config, space, build_model, Path(run_dir), stop_after_epoch)
     finally:

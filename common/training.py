@@ -27,6 +27,7 @@ from . import distributed
 from .cli import setup_logging
 from .data import build_loaders
 from .seeding import derive_seed
+from .threads import configure_threads, loader_workers
 from .trainer import (Trainer, TrainConfig, autocast, build_optimizer, check_run_directory, check_same_run,  # noqa: F401
                       checkpoint_path, grad_scaler, learning_rate, resolve_device, train_step)
 
@@ -61,6 +62,7 @@ def train_supernet(config, space: str, build_supernet: Callable[[int], nn.Module
     from torch.utils.tensorboard import SummaryWriter  # seconds to import: only when training
 
     started_here = distributed.init()
+    configure_threads(config.train.threads, loader_workers(config.data))
     trainer, finished = None, False
     try:
         device = resolve_device(config.device)

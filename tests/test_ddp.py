@@ -10,6 +10,7 @@ import torch
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 
+from common.bn import to_channels_last
 from common.checkpoint import load_checkpoint
 from common.config import load_config
 from common.data import build_training_data, rank_slice
@@ -73,7 +74,7 @@ def reference_run(cfg, initial: dict, world: int = 2) -> dict:
     # the trainer's memory format: another one changes float rounding, which this chaotic tiny run
     # (random labels, lr 0.1) amplifies by orders of magnitude within a few steps
     layout = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
-    model = model.to(memory_format=layout)
+    model = to_channels_last(model) if cfg.train.channels_last else model  # with its BatchNorm, as the trainer
     optimizer = build_optimizer(model, cfg.train)
     for index in range(cfg.train.epochs):
         path_rng = numpy_rng(cfg.seed, "paths", index)

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common.bn import to_channels_last
 from common.checkpoint import load_checkpoint, save_checkpoint
 from common.config import load_config
 from common.seeding import numpy_rng
@@ -33,7 +34,7 @@ def run(optimised: bool, data, dtype, channels_last=False, channels=8, cells=2, 
     model.optimised = optimised
     cfg = TrainConfig(lr=0.05, channels_last=channels_last)
     if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        model = to_channels_last(model)  # as SupernetTrainer does
     optimizer = build_optimizer(model, cfg, foreach=optimised)  # plain: the per-parameter SGD loop
     rng = numpy_rng(0, "paths", 0)
     losses, paths = [], []

@@ -27,14 +27,14 @@ class BatchAugment:
             n, _, h, w = images.shape
             p = self.crop_padding
             padded = F.pad(images, (p, p, p, p))
-            offsets = offsets.to(images.device)
+            offsets = offsets.to(images.device, non_blocking=True)
             rows = (offsets[:, 0:1] + torch.arange(h, device=images.device))[:, None, :, None]
             cols = (offsets[:, 1:2] + torch.arange(w, device=images.device))[:, None, None, :]
             batch = torch.arange(n, device=images.device)[:, None, None, None]
             channel = torch.arange(images.shape[1], device=images.device)[None, :, None, None]
             images = padded[batch, channel, rows, cols]
         if flips is not None and self.flip:
-            flips = flips.to(images.device)[:, None, None, None]
+            flips = flips.to(images.device, non_blocking=True)[:, None, None, None]
             images = torch.where(flips, images.flip(3), images)
         x = images.float().div_(255)
         if self.mean.device != x.device:

@@ -110,7 +110,7 @@ class InMemoryLoader(ShardedBatches):
         for chunk in self._global(epoch):
             part = rank_slice(len(chunk), self.rank, self.world_size)
             batch = chunk[part]
-            images = self.data.images[batch.to(self.data.images.device)].to(self.device, non_blocking=True)
+            images = self.data.images[batch.to(self.data.images.device, non_blocking=True)].to(self.device, non_blocking=True)
             labels = self.data.targets[batch] if self.labels is None else self.labels(batch, epoch)
             if generator is None:
                 x = images.float().div_(255)

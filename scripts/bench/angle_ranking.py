@@ -7,7 +7,7 @@ released ``get_arch_angle`` re-implemented (per architecture: concatenate path w
 the CPU, cosine, acos), timed on ``--sample`` random architectures and extrapolated to 15,625;
 (c) that both give the same angles on the sample.
 
-Run from the project root:  PYTHONPATH=. python scripts/bench/angle_ranking.py [--device cuda]
+Run from the project root:  python scripts/bench/angle_ranking.py [--device cuda]
 """
 from __future__ import annotations
 

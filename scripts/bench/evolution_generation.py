@@ -8,7 +8,7 @@ FLOPs lookup, and reports the wall time per generation (median and worst) and of
 population. Side by side, the released approach to scoring: per candidate, concatenate its weights
 into two float32 vectors and take one cosine, timed on one generation's 50 candidates.
 
-Run from the project root:  PYTHONPATH=. python scripts/bench/evolution_generation.py --space mobilenet
+Run from the project root:  python scripts/bench/evolution_generation.py --space mobilenet
 """
 from __future__ import annotations
 

@@ -1,40 +1,65 @@
-"""Throughput of the NAS-Bench-201 supernet training step: the plain step against the optimised one,
-side by side in one run, and the share of the optimised step spent in the data path.
+"""Throughput of the NAS-Bench-201 supernet training step against the released code, side by side in
+one run, with a small roofline (FLOPs, achieved GFLOP/s, the machine's GFLOP/s, where the time goes).
 
-Both variants start from the same weights and read the same batches (synthetic CIFAR-shaped uint8
-images, 32x32, nothing downloads, served by ``InMemoryLoader`` with ``BatchAugment``: crop padding
-4, flip, normalisation; uniform random labels) and sample the same paths. They differ only in how
-a step is computed:
+Variants, all from the same initial weights and reading the same batches (synthetic CIFAR-shaped
+uint8 images, 32x32, served by ``InMemoryLoader`` with ``BatchAugment``: crop padding 4, flip,
+normalisation; uniform random labels):
 
-- plain: the op-by-op supernet forward (``model.optimised = False``: a ReLU per convolution,
-  ``F.avg_pool2d``), NCHW tensors, float32, the textbook SGD step;
-- optimised: ``common.training.train_step`` with the ``TrainConfig`` defaults and the supernet's
-  optimised forward (one ReLU per node for all its convolutions, pooling as shifted sums);
-  ``--channels-last`` and ``--amp bf16|fp16`` add what those flags of ``train`` do.
+- released: our re-implementation of the released step (``released_step.py``: per-op ReLU-Conv-BN,
+  ``x*0`` for ``none``, ``nn.AvgPool2d(count_include_pad=False)``, Python ``random`` paths,
+  per-parameter SGD). Every figure is printed as a ratio to it;
+- plain: our supernet's op-by-op forward (``model.optimised = False``), per-parameter SGD;
+- optimised NCHW: ``common.trainer.train_step`` and the optimised forward (shared ReLU per node,
+  pooling as shifted sums, foreach SGD), NCHW tensors; ``--amp`` adds autocast;
+- optimised NHWC: the same in channels_last with ``common.bn.SoundBatchNorm2d`` (``to_channels_last``,
+  what ``train.channels_last: true``, the NAS-Bench-201 configs' setting, does);
+- entry point: the real training loop (``SupernetTrainer``: LR schedule, path sampling, loss and
+  accuracy accumulated on the device, progress) with the NHWC step, ``--steps`` steps per epoch.
 
-The two variants alternate in rounds, so that a machine whose load changes treats both alike; the
-median round is reported. The data path (indexing, augmentation, labels) is timed inside the
-optimised loop.
+The variants alternate in rounds, so that a machine whose load changes treats them alike; the
+median round is reported. ``--thread-study`` also times the optimised step at 1 and 2 threads, alone
+and beside one busy single-threaded process (OpenMP oversubscription).
 
-Run from the project root:  PYTHONPATH=. python scripts/bench/train_throughput.py [--device cuda]
+Run from the project root:  python scripts/bench/train_throughput.py [--thread-study]
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import itertools
+import platform
+import random
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
 from _timing import print_table, synchronize
+from released_step import ReleasedSupernet, released_optimizer, released_step
+from common.bn import to_channels_last
 from common.data import BatchAugment, DataConfig, InMemoryLoader, SyntheticConfig, build_datasets
 from common.labels import LabelConfig, build_label_generator
 from common.seeding import numpy_rng
-from common.training import TrainConfig, build_optimizer, grad_scaler, train_step
+from common.threads import physical_cores
+from common.training import SupernetTrainer, TrainConfig, build_optimizer, grad_scaler, train_step
 from nas_bench_201.supernet import Supernet, SupernetConfig
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def endless_batches(loader: InMemoryLoader):
@@ -44,66 +69,236 @@ def endless_batches(loader: InMemoryLoader):
 
 
 class Variant:
-    """One way of computing the step, with its own model copy, optimizer, batches and paths."""
+    """One way of computing the step: ``step()`` runs one, ``round(n)`` returns seconds per step."""
 
-    def __init__(self, name: str, model, loader, cfg: TrainConfig, optimised: bool, device, seed: int):
-        self.name, self.cfg, self.optimised, self.device = name, cfg, optimised, device
+    def __init__(self, name: str, device: torch.device):
+        self.name, self.device = name, device
+        self.step_s: list[float] = []
+        self.cpu_s: list[float] = []  # process CPU time per step: steadier than wall time on a shared machine
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+    def round(self, steps: int) -> float:
+        synchronize(self.device)
+        start, cpu = time.perf_counter(), time.process_time()
+        for _ in range(steps):
+            self.step()
+        synchronize(self.device)
+        seconds = (time.perf_counter() - start) / steps
+        self.step_s.append(seconds)
+        self.cpu_s.append((time.process_time() - cpu) / steps)
+        return seconds
+
+
+class Released(Variant):
+    def __init__(self, model: Supernet, loader, device, seed: int):
+        super().__init__("released", device)
+        self.model = ReleasedSupernet(model.cfg.channels, model.cfg.cells_per_stage, model.classifier.out_features)
+        self.model.load_state_dict(model.state_dict(), strict=False)  # the same weights (plus arch_parameters)
+        self.model = self.model.to(device).train()
+        self.optimizer = released_optimizer(self.model)
+        self.stream, self.rng = endless_batches(loader), random.Random(seed)
+
+    def step(self) -> None:
+        images, labels = next(self.stream)
+        released_step(self.model, self.optimizer, images, labels, rng=self.rng)
+
+
+class Ours(Variant):
+    """``optimised=False``: the plain forward and the textbook step; True: ``train_step``."""
+
+    def __init__(self, name: str, model: Supernet, loader, cfg: TrainConfig, optimised: bool, device, seed: int):
+        super().__init__(name, device)
+        self.cfg, self.optimised = cfg, optimised
         self.model = model
         self.model.optimised = optimised
         if optimised and cfg.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+            self.model = to_channels_last(self.model)
         self.optimizer = build_optimizer(self.model, cfg, foreach=optimised)  # plain: the per-parameter loop
         self.scaler = grad_scaler(device, cfg.amp)
         self.stream = endless_batches(loader)
         self.paths = numpy_rng(seed, "paths", 0)
-        self.step_s: list[float] = []
-        self.data_s: list[float] = []
+        self.data_s: list[float] = []  # the data path: indexing, batched augmentation, random labels
 
     def step(self) -> None:
         start = time.perf_counter()
         images, labels = next(self.stream)
         synchronize(self.device)
-        fetched = time.perf_counter()
+        self.data_s.append(time.perf_counter() - start)
         path = self.model.sample_path(self.paths)
         if self.optimised:
             train_step(self.model, self.optimizer, images, labels, path, self.cfg, self.scaler)
-        else:  # the step as first written
+        else:
             loss = F.cross_entropy(self.model(images, path), labels)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-        synchronize(self.device)
-        self.data_s.append(fetched - start)
-        self.step_s.append(time.perf_counter() - start)
+
+
+class EntryPoint(Variant):
+    """The training loop of ``train_supernet``: one epoch of ``steps`` steps per round (no checkpoints)."""
+
+    def __init__(self, model: Supernet, loader, cfg: TrainConfig, device, seed: int, steps: int, run_dir: Path):
+        super().__init__("entry point", device)
+        cfg = dataclasses.replace(cfg, max_steps_per_epoch=steps, log_every=10 ** 9)
+        self.steps = steps
+        self.trainer = SupernetTrainer(model=model, loader=loader, cfg=cfg, config={"train": dataclasses.asdict(cfg)},
+                                       space="nas_bench_201", seed=seed, run_dir=run_dir, device=device)
+        self.epoch = 0
+
+    def step(self) -> None:  # a round is a whole epoch; a single step is a 1-step epoch's share
+        self.round(self.steps)
 
     def round(self, steps: int) -> float:
-        """Mean seconds per step over ``steps`` steps."""
-        first = len(self.step_s)
+        synchronize(self.device)
+        start, cpu = time.perf_counter(), time.process_time()
+        self.epoch += 1
+        self.trainer.train_epoch(self.epoch)
+        synchronize(self.device)
+        seconds = (time.perf_counter() - start) / self.steps
+        self.step_s.append(seconds)
+        self.cpu_s.append((time.process_time() - cpu) / self.steps)
+        return seconds
+
+
+# ---------------------------------------------------------------------------------------------- roofline
+
+def step_flops(model: Supernet, images, labels, paths_rng, cfg: TrainConfig, samples: int) -> float:
+    """Mean FLOPs of one training step (forward and backward) over ``samples`` random paths."""
+    probe = copy.deepcopy(model)
+    optimizer = build_optimizer(probe, cfg)
+    total = 0
+    for _ in range(samples):
+        with FlopCounterMode(display=False) as counter:
+            train_step(probe, optimizer, images, labels, probe.sample_path(paths_rng), cfg)
+        total += counter.get_total_flops()
+    return total / samples
+
+
+def best_seconds(fn, repeats: int, device) -> float:
+    fn()  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        synchronize(device)
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def matmul_gflops(n: int, device, repeats: int = 3) -> float:
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    return 2 * n ** 3 / best_seconds(lambda: a @ b, repeats, device) / 1e9
+
+
+def conv_gflops(batch: int, channels: int, size: int, device, repeats: int = 3) -> float:
+    """A 3x3 convolution, stride 1, forward and backward (input and weight gradients) at one shape."""
+    x = torch.randn(batch, channels, size, size, device=device, requires_grad=True)
+    conv = torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False).to(device)
+    grad = torch.randn(batch, channels, size, size, device=device)
+
+    def run():
+        torch.autograd.grad(conv(x), (x, conv.weight), grad)
+
+    flops = 3 * 2 * batch * channels * channels * 9 * size * size
+    return flops / best_seconds(run, repeats, device) / 1e9
+
+
+CATEGORIES = (("convolution", ("conv",)), ("BatchNorm", ("batch_norm", "batchnorm")),
+              ("pooling", ("avgpool", "avg_pool")), ("matmul", ("aten::mm", "addmm", "linear", "mmbackward")),
+              ("SGD update", ("optimizer.step", "_foreach", "sgd")))
+OTHER = "elementwise and copies"
+
+
+def category(event) -> str:
+    """The kind of an operator: that of the nearest enclosing call (module op, autograd node,
+    optimizer step) whose name says, else elementwise and copies."""
+    while event is not None:
+        name = event.name.lower()
+        for kind, keys in CATEGORIES:
+            if any(key in name for key in keys):
+                return kind
+        event = event.cpu_parent
+    return OTHER
+
+
+def time_breakdown(variant: Variant, steps: int) -> dict[str, float]:
+    """Seconds per step by kind of operator (torch.profiler self times of the ATen operators on this
+    thread) and the rest of the wall time: Python, dispatch and autograd bookkeeping ("Python overhead")."""
+    from torch.profiler import ProfilerActivity, profile
+
+    synchronize(variant.device)
+    start = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(steps):
-            self.step()
-        return sum(self.step_s[first:]) / steps
+            variant.step()
+        synchronize(variant.device)
+    wall = time.perf_counter() - start
+    seconds = {name: 0.0 for name, _ in CATEGORIES}
+    seconds[OTHER] = 0.0
+    for event in prof.events():
+        if event.name.startswith("aten::"):
+            seconds[category(event)] += event.self_cpu_time_total / 1e6
+    seconds["Python overhead"] = max(0.0, wall - sum(seconds.values()))
+    return {name: value / steps for name, value in seconds.items()}
 
 
-def main() -> None:
+# ---------------------------------------------------------------------------------------------- threads
+
+def thread_study(variant: Variant, steps: int, rounds: int, thread_counts=(1, 2)) -> dict[tuple[int, bool], float]:
+    """Seconds per step at each thread count, alone and beside one busy single-threaded process."""
+    before = torch.get_num_threads()
+    results: dict[tuple[int, bool], list[float]] = {}
+    try:
+        for busy in (False, True):
+            neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+            try:
+                for _ in range(rounds):
+                    for threads in thread_counts:
+                        torch.set_num_threads(threads)
+                        variant.step()  # settle the thread pool
+                        results.setdefault((threads, busy), []).append(variant.round(steps))
+            finally:
+                if neighbour is not None:
+                    neighbour.kill()
+                    neighbour.wait()
+    finally:
+        torch.set_num_threads(before)
+    return {key: statistics.median(values) for key, values in results.items()}
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--channels", type=int, default=16)
     parser.add_argument("--cells", type=int, default=5, help="search cells per stage (N)")
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=10, help="timed steps per round and variant")
+    parser.add_argument("--steps", type=int, default=4, help="timed steps per round and variant")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (the median is reported)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps per variant first")
-    parser.add_argument("--images", type=int, default=2048, help="synthetic training images in memory")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per variant first")
+    parser.add_argument("--images", type=int, default=1024, help="synthetic training images in memory")
+    parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--amp", choices=("none", "bf16", "fp16"), default="none", help="autocast of the optimised step")
-    parser.add_argument("--channels-last", action="store_true", help="optimised step in NHWC (train.channels_last)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    parser.add_argument("--matmul", type=int, default=2048, help="side of the square float32 matmul of the roofline")
+    parser.add_argument("--flop-paths", type=int, default=4, help="random paths averaged for the FLOP count")
+    parser.add_argument("--no-roofline", action="store_true", help="skip FLOPs, machine GFLOP/s and the breakdown")
+    parser.add_argument("--thread-study", action="store_true", help="also time 1 and 2 threads, alone and beside a busy process")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
     device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-
-    data = build_datasets(DataConfig(synthetic=SyntheticConfig(num_images=args.images, num_test_images=1)), args.seed)
+    data = build_datasets(DataConfig(synthetic=SyntheticConfig(num_images=args.images, image_size=args.image_size,
+                                                               num_test_images=1)), args.seed)
     labels = build_label_generator(LabelConfig(mode="uniform_once"), data.train.targets, args.seed)
 
     def loader() -> InMemoryLoader:
@@ -114,36 +309,78 @@ def main() -> None:
     torch.manual_seed(args.seed)
     model = Supernet(SupernetConfig(channels=args.channels, cells_per_stage=args.cells), labels.num_classes).to(device).train()
     plain_cfg = TrainConfig(batch_size=args.batch, channels_last=False)  # lr 0.025, momentum 0.9, nesterov, wd 5e-4
-    fast_cfg = TrainConfig(batch_size=args.batch, amp=args.amp, channels_last=args.channels_last)
-    plain = Variant("plain", copy.deepcopy(model), loader(), plain_cfg, False, device, args.seed)
-    fast = Variant("optimised", copy.deepcopy(model), loader(), fast_cfg, True, device, args.seed)
-    for variant in (plain, fast):
-        for _ in range(args.warmup):
-            variant.step()
-        variant.step_s.clear()
-        variant.data_s.clear()
-    rounds = {plain.name: [], fast.name: []}
-    for _ in range(args.rounds):
-        for variant in (plain, fast):
-            rounds[variant.name].append(variant.round(args.steps))
-    plain_s, fast_s = statistics.median(rounds["plain"]), statistics.median(rounds["optimised"])
-    data_s = statistics.median(fast.data_s)
-    share = 100 * data_s / fast_s
+    nchw_cfg = TrainConfig(batch_size=args.batch, amp=args.amp, channels_last=False)
+    fast_cfg = TrainConfig(batch_size=args.batch, amp=args.amp, channels_last=True)
+    with tempfile.TemporaryDirectory() as run_dir:
+        variants = [Released(model, loader(), device, args.seed),
+                    Ours("plain", copy.deepcopy(model), loader(), plain_cfg, False, device, args.seed),
+                    Ours("optimised NCHW", copy.deepcopy(model), loader(), nchw_cfg, True, device, args.seed),
+                    Ours("optimised NHWC", copy.deepcopy(model), loader(), fast_cfg, True, device, args.seed),
+                    EntryPoint(copy.deepcopy(model), loader(), fast_cfg, device, args.seed, args.steps, Path(run_dir))]
+        for variant in variants:
+            for _ in range(args.warmup):
+                variant.step()
+            variant.step_s.clear()
+            variant.cpu_s.clear()
+        for _ in range(args.rounds):
+            for variant in variants:
+                variant.round(args.steps)
+        seconds = {v.name: statistics.median(v.step_s) for v in variants}
+        cpu = {v.name: statistics.median(v.cpu_s) for v in variants}
+        best = {v.name: min(v.step_s) for v in variants}  # the least disturbed round of each
+        results = {"cpu": cpu_model(), "threads": torch.get_num_threads(), "physical_cores": physical_cores(),
+                   "seconds_per_step": seconds, "images_per_s": {k: args.batch / s for k, s in seconds.items()},
+                   "ratio_to_released": {k: seconds["released"] / s for k, s in seconds.items()},
+                   "cpu_ratio_to_released": {k: cpu["released"] / s for k, s in cpu.items()},
+                   "best_round_ratio_to_released": {k: best["released"] / s for k, s in best.items()}}
+        fast = variants[3]
+        data_share = statistics.median(fast.data_s) / seconds[fast.name]
+        results["data_share"] = data_share
 
-    print(f"NAS-Bench-201 supernet training step: C={args.channels} N={args.cells}, batch {args.batch}, "
-          f"{args.rounds} alternating rounds of {args.steps} steps per variant after {args.warmup} warm-up, "
-          f"{args.images:,} synthetic 32x32 images, device {device}, {torch.get_num_threads()} CPU threads")
-    print(f"optimised = channels_last {fast_cfg.channels_last}, amp {fast_cfg.amp}, shared ReLU per node, "
-          "pooling as shifted sums")
-    print_table(("variant", "ms / step", "images / s", "speed-up", "data path ms", "data share"), [
-        ("plain step", f"{1e3 * plain_s:.1f}", f"{args.batch / plain_s:,.0f}", "1.00x",
-         f"{1e3 * statistics.median(plain.data_s):.2f}", f"{100 * statistics.median(plain.data_s) / plain_s:.1f}%"),
-        ("optimised step", f"{1e3 * fast_s:.1f}", f"{args.batch / fast_s:,.0f}", f"{plain_s / fast_s:.2f}x",
-         f"{1e3 * data_s:.2f}", f"{share:.1f}%"),
-    ])
-    print(f"summary: optimised {args.batch / fast_s:,.0f} images/s vs plain {args.batch / plain_s:,.0f} images/s = "
-          f"{plain_s / fast_s:.2f}x (target >= 1.5x: {'met' if plain_s / fast_s >= 1.5 else 'MISSED'}); data path "
-          f"{share:.1f}% of the optimised step (target < 10%: {'met' if share < 10 else 'MISSED'})")
+        print(f"CPU: {results['cpu']}, {results['physical_cores']} physical cores, {results['threads']} torch threads; "
+              f"device {device}; torch {torch.__version__}")
+        print(f"NAS-Bench-201 supernet training step: C={args.channels} N={args.cells}, batch {args.batch}, "
+              f"{args.image_size}x{args.image_size} synthetic images, random per-cell paths; {args.rounds} alternating "
+              f"rounds of {args.steps} steps per variant after {args.warmup} warm-up (median round)")
+        print(f"optimised steps: amp {fast_cfg.amp}")
+        print_table(("variant", "ms / step", "images / s", "vs released", "best round", "CPU ms / step",
+                     "CPU time vs released"), [
+            (name, f"{1e3 * s:.1f}", f"{args.batch / s:,.1f}", f"{seconds['released'] / s:.2f}x",
+             f"{best['released'] / best[name]:.2f}x", f"{1e3 * cpu[name]:.1f}", f"{cpu['released'] / cpu[name]:.2f}x")
+            for name, s in seconds.items()])
+        print("(vs released: median rounds; best round: each variant's fastest round, the least disturbed by other load)")
+
+        print(f"data path (indexing, batched augmentation, random labels): {1e3 * statistics.median(fast.data_s):.2f} ms "
+              f"per batch, {100 * data_share:.1f}% of the optimised NHWC step")
+
+        if not args.no_roofline:
+            images, batch_labels = next(iter(loader().epoch(0)))
+            flops = step_flops(model, images, batch_labels, numpy_rng(args.seed, "flops", 0), fast_cfg, args.flop_paths)
+            matmul = matmul_gflops(args.matmul, device)
+            shapes = [(args.batch, args.channels << stage, args.image_size >> stage) for stage in range(3)]
+            convs = {shape: conv_gflops(*shape, device) for shape in shapes}
+            breakdown = {"released": time_breakdown(variants[0], args.steps), "optimised": time_breakdown(fast, args.steps)}
+            results.update(step_gflop=flops / 1e9, matmul_gflops=matmul, conv_gflops={str(k): v for k, v in convs.items()},
+                           achieved_gflops={k: flops / 1e9 / s for k, s in seconds.items()}, breakdown=breakdown)
+            print(f"\nroofline: one step of a random path = {flops / 1e9:.2f} GFLOP (FlopCounterMode, forward and backward, "
+                  f"mean of {args.flop_paths} paths)")
+            print(f"  achieved: " + ", ".join(f"{k} {v:.1f}" for k, v in results["achieved_gflops"].items()) + " GFLOP/s")
+            print(f"  machine:  float32 matmul {args.matmul}^3 {matmul:.1f} GFLOP/s; 3x3 conv forward+backward "
+                  + ", ".join(f"{c}ch {s}x{s} {g:.1f}" for (_, c, s), g in convs.items()) + " GFLOP/s")
+            print("time per step by operator kind (torch.profiler self times; the profiler slows steps down):")
+            kinds = list(breakdown["optimised"])
+            print_table(("kind", "released ms", "optimised ms", "optimised share"), [
+                (kind, f"{1e3 * breakdown['released'][kind]:.1f}", f"{1e3 * breakdown['optimised'][kind]:.1f}",
+                 f"{100 * breakdown['optimised'][kind] / sum(breakdown['optimised'].values()):.0f}%") for kind in kinds])
+
+        if args.thread_study:
+            study = thread_study(fast, args.steps, args.rounds)
+            results["thread_study"] = {f"{t} threads{' + busy process' if busy else ''}": args.batch / s
+                                       for (t, busy), s in study.items()}
+            print("\nthread study (optimised step, images/s; busy = one single-threaded `while True` process beside it):")
+            print_table(("threads", "alone", "beside a busy process"), [
+                (str(t), f"{args.batch / study[(t, False)]:,.1f}", f"{args.batch / study[(t, True)]:,.1f}") for t in (1, 2)])
+    return results
 
 
 if __name__ == "__main__":

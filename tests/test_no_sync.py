@@ -1,0 +1,96 @@
+"""No host-device synchronisation per training step: reading a tensor's value on the host (``item``,
+``float()``, ``tolist``, ``cpu``, ...) only at log points and epoch ends. Counted on CPU by patching
+those methods: the count of a whole run must not grow with the number of steps per epoch."""
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from common.config import from_dict, load_config
+from common.data import DataConfig
+from common.kernels import sgd_kernels
+from common.retrain import RetrainConfig, retrain
+from common.training import train_supernet
+from nas_bench_201.config import NB201Config
+from nas_bench_201.supernet import build_supernet
+
+ROOT = Path(__file__).resolve().parents[1]
+READS = ("item", "cpu", "tolist", "numpy", "__float__", "__int__", "__bool__", "__index__")
+
+
+@pytest.fixture
+def count_reads(monkeypatch):
+    counts = Counter()
+    for name in READS:
+        original = getattr(torch.Tensor, name)
+
+        def counted(self, *args, _original=original, _name=name, **kwargs):
+            # ``cpu()`` of an integer tensor already on the host (the loader's batch indices, which stay on
+            # the host on every device) involves no device; anything else is counted
+            if not (_name == "cpu" and self.device.type == "cpu" and not self.is_floating_point()):
+                counts[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    return counts
+
+
+def nb201_config(steps):
+    return load_config(ROOT / "configs/nas_bench_201/quickstart.yaml", NB201Config,
+                       ["device=cpu", "data.dataset=synthetic", "data.synthetic.num_images=64",
+                        "data.synthetic.image_size=8", "data.synthetic.num_test_images=0", "model.channels=2",
+                        "model.cells_per_stage=1", "train.epochs=1", "train.batch_size=8", "train.log_every=1000",
+                        f"train.max_steps_per_epoch={steps}"])
+
+
+def test_supernet_training_reads_no_tensor_per_step(tmp_path, count_reads):
+    runs = {}
+    for steps in (2, 6):
+        cfg = nb201_config(steps)
+        count_reads.clear()
+        train_supernet(cfg, "nas_bench_201", lambda n: build_supernet(cfg.model, n), tmp_path / str(steps))
+        runs[steps] = dict(count_reads)
+    assert runs[2] == runs[6], runs
+    assert runs[2]["__float__"] >= 1 and runs[2]["tolist"] >= 1  # the patch sees the log line and epoch summary
+
+
+class Net(nn.Module):
+    def __init__(self, num_classes):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                                  nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, num_classes))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+@dataclass
+class Experiment:
+    seed: int = 0
+    device: str = "cpu"
+    data: DataConfig = field(default_factory=DataConfig)
+    train: RetrainConfig = field(default_factory=RetrainConfig)
+
+
+def test_retraining_reads_no_tensor_per_step(tmp_path, count_reads):
+    runs = {}
+    for steps in (2, 6):
+        cfg = from_dict(Experiment, {
+            "data": {"dataset": "synthetic", "synthetic": {"num_images": 64, "num_test_images": 8, "image_size": 8}},
+            "train": {"epochs": 1, "batch_size": 8, "cutout": 4, "log_every": 1000, "max_steps_per_epoch": steps,
+                      "eval_batch_size": 8}})
+        count_reads.clear()
+        retrain(cfg, "test", Net, tmp_path / str(steps))
+        runs[steps] = dict(count_reads)
+    assert runs[2] == runs[6], runs
+
+
+def test_sgd_kernels_by_device():
+    cpu = [nn.Parameter(torch.zeros(2))]
+    assert sgd_kernels(cpu) == {"foreach": True} and sgd_kernels(cpu, foreach=False) == {"foreach": False}
+    assert sgd_kernels([]) == {"foreach": True}
+    meta = [nn.Parameter(torch.zeros(2, device="meta"))]
+    assert sgd_kernels(meta) == {"foreach": True}

@@ -100,9 +100,27 @@ def test_resumed_run_ends_bit_identical(tmp_path):
     assert (tmp_path / "straight/tb").is_dir() and (tmp_path / "straight/checkpoints/epoch_0002.pt").is_file()
 
 
+def test_metrics_record_the_config_and_the_checkpoints_a_run_resumed_from(tmp_path):
+    import hashlib
+
+    from common.config import to_dict
+
+    cfg = _config(epochs=3)
+    _run(cfg, tmp_path, stop=1)
+    first = tmp_path / "checkpoints/last.pt"
+    digest = hashlib.sha256(first.read_bytes()).hexdigest()
+    _run(cfg, tmp_path, stop=2)
+    second = hashlib.sha256(first.read_bytes()).hexdigest()
+    _run(cfg, tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["config"] == json.loads(json.dumps(to_dict(cfg)))
+    assert metrics["resumed_from"] == [{"path": str(first.resolve()), "epoch": 1, "sha256": digest},
+                                       {"path": str(first.resolve()), "epoch": 2, "sha256": second}]
+
+
 def test_resume_with_another_config_is_refused(tmp_path):
     _run(_config(epochs=1), tmp_path)
-    with pytest.raises(UserError, match="different training config"):
+    with pytest.raises(UserError, match=r"another training config \(saved -> given: train.lr: 0.025 -> 0.5\)"):
         _run(_config(epochs=1, lr=0.5), tmp_path)
 
 

@@ -223,7 +223,7 @@ def check_angles(ctx) -> dict:
     engine = scorer(archs)
     init = load_checkpoint(checkpoints / "epoch_0000.pt")
     trained = load_checkpoint(checkpoints / "last.pt")
-    layout = layout_of(trained)
+    layout = layout_of(trained["config"]["model"])
 
     def on_device(pieces):  # the literal definition's float64 sums run on the device
         return [piece.to(device) for piece in pieces]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from common.experiment import ExperimentConfig
 from common.search import SearchConfig
 
+from .angle import AngleConfig
 from .benchmark import BenchmarkConfig
 from .supernet import SupernetConfig
 
@@ -15,3 +16,4 @@ class NB201Config(ExperimentConfig):
     model: SupernetConfig = field(default_factory=SupernetConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
+    angle: AngleConfig = field(default_factory=AngleConfig)

@@ -75,7 +75,7 @@ def build_scorer(cfg, init: Path, trained: Path, datasets=None):
     """The scorer of ``cfg.search.score`` for the supernet checkpoints ``init``/``trained``."""
     score = cfg.search.score
     if score == "angle":
-        return scorer_from_checkpoints(init, trained)
+        return scorer_from_checkpoints(init, trained, cfg.angle.weights)
     if score == "val_acc":
         from .valacc import valacc_scorer
 

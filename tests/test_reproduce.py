@@ -171,6 +171,6 @@ def test_a_study_config_of_another_experiment_is_refused(tmp_path, capsys):
 def test_shipped_study_configs_load():
     from common.config import load_config
 
-    for path in sorted((ROOT / "configs/nas_bench_201/reproduce").glob("*.yaml")):
+    for path in sorted(reproduce.config.EXPERIMENT_DIR.glob("*.yaml")):
         rc = load_config(path, reproduce.ReproduceConfig)
         assert path.stem.startswith(rc.experiment)

@@ -3,7 +3,9 @@
 ``V(a, W)`` concatenates, for every cell in order and each of its 30 input-to-output paths (from
 input 0 or 1 through increasing nodes to any intermediate node, all of which feed the output), the
 weights of the path's ops; then the fixed parts: stem, every cell's two preprocessing ops and the
-classifier (weight and bias). A path through ``none`` contributes nothing. Per op:
+classifier: its weight, and its bias as the released code did (``classifier_bias: released``: left
+out on CIFAR, kept on ImageNet; ``with``/``without`` force one rule). A path through ``none``
+contributes nothing. Per op:
 
 - ``sep_conv``: its 4 convolution kernels and its 2 BNs (weight and bias);
 - ``dil_conv``: its 2 kernels and its BN's weight and bias (the released code took the BN weight
@@ -35,6 +37,7 @@ from .space import (AVG_POOL, DIL3, DIL5, EDGES, MAX_POOL, NAME, NODE_PATHS, NON
 from .supernet import SupernetConfig
 
 DilBN = Literal["paper", "released"]
+ClassifierBias = Literal["released", "with", "without"]
 _PATH_MATRIX = np.zeros((len(PATH_EDGES), NUM_EDGES))
 for _p, _edges in enumerate(PATH_EDGES):
     _PATH_MATRIX[_p, list(_edges)] = 1
@@ -43,9 +46,13 @@ for _p, _edges in enumerate(PATH_EDGES):
 class Layout:
     """Where the weights of a supernet live, and the pieces each op contributes to ``V``."""
 
-    def __init__(self, cfg: SupernetConfig, dil_conv_bn: DilBN = "paper"):
+    def __init__(self, cfg: SupernetConfig, dil_conv_bn: DilBN = "paper", classifier_bias: ClassifierBias = "released"):
+        if classifier_bias not in ("released", "with", "without"):
+            raise ValueError(f"classifier_bias: expected released, with or without, got {classifier_bias!r}")
         self.cfg = cfg
         self.dil_conv_bn = dil_conv_bn
+        # the released CIFAR angle appended classifier.weight only, the ImageNet one weight and bias
+        self.classifier_bias = classifier_bias == "with" or (classifier_bias == "released" and cfg.stem != "cifar")
         self.cells = cell_layout(cfg.channels, cfg.layers, cfg.stem)
 
     def stem(self) -> list[str]:
@@ -63,7 +70,7 @@ class Layout:
 
     def fixed(self) -> list[str]:
         return (self.stem() + [n for cell in range(len(self.cells)) for n in self.preprocess(cell)]
-                + ["classifier.weight", "classifier.bias"])
+                + ["classifier.weight"] + (["classifier.bias"] if self.classifier_bias else []))
 
     def op_piece(self, cell: int, edge: int, code: int) -> tuple[list[str], float]:
         """(parameter names, squared norm of the constant) that op ``code`` on ``edge`` of ``cell`` adds."""
@@ -149,19 +156,21 @@ def supernet_config_of(checkpoint: dict) -> SupernetConfig:
     return from_dict(SupernetConfig, model, "model")
 
 
-def scorer_from_checkpoints(init_path, trained_path, dil_conv_bn: DilBN = "paper") -> AngleScorer:
+def scorer_from_checkpoints(init_path, trained_path, dil_conv_bn: DilBN = "paper",
+                            classifier_bias: ClassifierBias = "released") -> AngleScorer:
     """Angle scorer from the epoch-0 and trained checkpoints of one supernet run."""
     init = load_checkpoint(init_path, space=NAME)
     trained = load_checkpoint(trained_path, space=NAME)
     if init["config"].get("model") != trained["config"].get("model"):
         raise UserError(f"{init_path} and {trained_path} are checkpoints of different supernets")
     return scorer_from_states(init["model"], trained["model"], supernet_config_of(trained), dil_conv_bn,
-                              source=str(trained_path))
+                              source=str(trained_path), classifier_bias=classifier_bias)
 
 
 def scorer_from_states(state0: Mapping[str, torch.Tensor], state_t: Mapping[str, torch.Tensor], cfg: SupernetConfig,
-                       dil_conv_bn: DilBN = "paper", source: str = "state dict") -> AngleScorer:
-    atom_list = atoms(Layout(cfg, dil_conv_bn))
+                       dil_conv_bn: DilBN = "paper", source: str = "state dict",
+                       classifier_bias: ClassifierBias = "released") -> AngleScorer:
+    atom_list = atoms(Layout(cfg, dil_conv_bn, classifier_bias))
     missing = [name for atom in atom_list for name in atom.params if name not in state_t or name not in state0]
     if missing:
         raise UserError(f"{source}: not a DARTS supernet of the configured shape (missing {missing[0]})")

@@ -43,7 +43,8 @@ def score_archs(scorer: AngleScorer, archs: Sequence[Sequence[int]]) -> np.ndarr
 def scoring(cfg: DartsConfig, run_dir: Path) -> tuple[DartsSpace, AngleScorer, str]:
     """``(space, scorer, fingerprint)`` of the checkpoints the config names: what the search and an
     evaluation worker (``common.evaluation.worker.serve_main``) both need."""
-    scorer = scorer_from_checkpoints(*checkpoints(cfg.search, Path(run_dir)), cfg.angle.dil_conv_bn)
+    scorer = scorer_from_checkpoints(*checkpoints(cfg.search, Path(run_dir)), cfg.angle.dil_conv_bn,
+                                     cfg.angle.classifier_bias)
     return DartsSpace(), scorer, scorer.fingerprint
 
 

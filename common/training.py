@@ -25,7 +25,7 @@ import logging
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, Optional
 
@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import distributed
+from . import distributed, stability
 from .checkpoint import FORMAT_VERSION, load_checkpoint, restore_rng_states, rng_states, save_checkpoint
 from .cli import parse_stage, stage_parser
 from .config import dump_config, from_dict, to_dict
@@ -67,9 +67,10 @@ class TrainConfig:
     # NHWC activations and weights: 1.1-1.25x faster steps on CPU, but PyTorch's CPU channels-last BatchNorm
     # is ~10x less accurate in float32 (gradients 2% off on the NB201 supernet), so off by default
     channels_last: bool = False
+    stability: stability.StabilityConfig = field(default_factory=stability.StabilityConfig)  # common/stability.py
 
     # Keys that change how fast or what is written, not what is computed: they may differ on resume.
-    RESUME_FREE = ("save_every", "log_every", "channels_last")
+    RESUME_FREE = ("save_every", "log_every", "channels_last", "stability")
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1 or self.save_every < 1 or self.log_every < 1:
@@ -236,6 +237,7 @@ class SupernetTrainer:
         self.writer_factory = writer_factory if self.main else None
         self.writer = None
         self.global_step = 0
+        self.stability = stability.tracker(config, space, self.run_dir)
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -302,12 +304,16 @@ class SupernetTrainer:
         last = self.cfg.epochs if stop_after_epoch is None else min(self.cfg.epochs, stop_after_epoch)
         try:
             for epoch in range(done + 1, last + 1):
+                if self.stability.stop_requested():  # stopped on ranking stability: a resumed run stays stopped
+                    break
                 self._train_epoch(epoch)
                 self._save(epoch)
+                done = epoch
+                self.stability.after_epoch(epoch, self.model, self.writer)
         finally:
             if self.writer is not None:
                 self.writer.close()
-        return max(done, last)
+        return done
 
     def _train_epoch(self, epoch: int) -> None:
         """Train epoch ``epoch`` (1-based: afterwards the weights are those after ``epoch`` epochs)."""

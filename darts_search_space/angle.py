@@ -30,10 +30,11 @@ from common.angle import AngleScorer, Atom
 from common.checkpoint import load_checkpoint
 from common.config import from_dict
 from common.errors import UserError
+from common.seeding import numpy_rng
 
 from .ops import cell_layout
 from .space import (AVG_POOL, DIL3, DIL5, EDGES, MAX_POOL, NAME, NODE_PATHS, NONE, NUM_EDGES, NUM_GENES, NUM_OPS, OPS,
-                    PATH_EDGES, SEP3, SEP5, SKIP)
+                    PATH_EDGES, SEP3, SEP5, SKIP, random_arch)
 from .supernet import SupernetConfig
 
 DilBN = Literal["paper", "released"]
@@ -175,3 +176,12 @@ def scorer_from_states(state0: Mapping[str, torch.Tensor], state_t: Mapping[str,
     if missing:
         raise UserError(f"{source}: not a DARTS supernet of the configured shape (missing {missing[0]})")
     return AngleScorer(atom_list, state0, state_t, counts)
+
+
+def stability_probe(config, archs: int, seed: int):
+    """``common.stability``: ``archs`` architectures of the space's random sampling (seeded) and
+    their angles from two state dicts of this supernet."""
+    rng = numpy_rng(seed, "stability")
+    chosen = [random_arch(rng) for _ in range(archs)]
+    return chosen, lambda state0, state_t, sample: scorer_from_states(
+        state0, state_t, config.model, config.angle.dil_conv_bn, classifier_bias=config.angle.classifier_bias)(sample)

@@ -17,8 +17,9 @@ import torch
 from common.angle import AngleScorer, Atom
 from common.checkpoint import load_checkpoint
 from common.errors import UserError
+from common.seeding import numpy_rng
 
-from .space import IDENTITY, IDENTITY_ALLOWED, NAME, NUM_BLOCKS, NUM_LAYERS, layer_specs
+from .space import IDENTITY, IDENTITY_ALLOWED, NAME, NUM_BLOCKS, NUM_LAYERS, MobileNetSpace, layer_specs
 
 FIXED = ("stem.0.weight", "first.conv.0.weight", "first.conv.3.weight", "head.0.weight", "classifier.0.weight")
 BLOCK_PARTS = ("conv.0.weight", "conv.1.weight", "conv.1.bias", "conv.3.weight", "conv.4.weight", "conv.4.bias",
@@ -86,3 +87,11 @@ def scorer_from_checkpoints(init_path, trained_path) -> AngleScorer:
     except (AttributeError, TypeError, ValueError):
         raise UserError(f"{trained_path}: checkpoint config lacks a valid model.width_mult") from None
     return scorer_from_states(init["model"], trained["model"], width_mult, str(trained_path))
+
+
+def stability_probe(config, archs: int, seed: int):
+    """``common.stability``: ``archs`` architectures of the space's random sampling (seeded, no FLOPs
+    limit) and their angles from two state dicts of this supernet."""
+    rng, space = numpy_rng(seed, "stability"), MobileNetSpace()
+    chosen = [space.random(rng) for _ in range(archs)]
+    return chosen, lambda state0, state_t, sample: scorer_from_states(state0, state_t, config.model.width_mult)(sample)

@@ -22,9 +22,11 @@ import torch
 from common.angle import Atom, AngleScorer
 from common.checkpoint import load_checkpoint
 from common.errors import UserError
+from common.seeding import numpy_rng
 
 from .ops import stage_layout
-from .space import AVG_POOL, CONV_1X1, CONV_3X3, EDGE_NAMES, NAME, NODE_PATHS, NONE, NUM_EDGES, PATH_EDGES, SKIP, EDGES
+from .space import (AVG_POOL, CONV_1X1, CONV_3X3, EDGE_NAMES, EDGES, NAME, NODE_PATHS, NONE, NUM_ARCHS, NUM_EDGES, PATH_EDGES,
+                    SKIP, benchmark_archs)
 
 WEIGHTED_OPS = (CONV_1X1, CONV_3X3)
 Weights = Literal["all", "conv"]
@@ -149,3 +151,13 @@ def scorer_from_checkpoints(init_path, trained_path, weights: Weights = "all") -
     if missing:
         raise UserError(f"{trained_path}: not a NAS-Bench-201 supernet of the configured shape (missing {missing[0]})")
     return AngleScorer(atom_list, init["model"], trained["model"], counts)
+
+
+def stability_probe(config, archs: int, seed: int):
+    """``common.stability``: a seeded sample of ``archs`` benchmark architectures (all when it covers
+    the space) and their angles from two state dicts of this supernet."""
+    every = benchmark_archs()
+    chosen = every if archs >= NUM_ARCHS else every[np.sort(numpy_rng(seed, "stability").permutation(NUM_ARCHS)[:archs])]
+    layout = Layout(config.model.channels, config.model.cells_per_stage)
+    atom_list = atoms(layout, config.angle.weights)
+    return chosen, lambda state0, state_t, sample: AngleScorer(atom_list, state0, state_t, counts)(sample)

@@ -36,6 +36,24 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def training_curve(run_dir: str) -> dict[int, dict[str, float]]:
+    """Per epoch of a supernet run, from its TensorBoard scalars: mean loss, accuracy on its own
+    labels (sampled paths, as trained) and images/s."""
+    tb = Path(run_dir) / "tb"
+    if not run_dir or not tb.is_dir():
+        return {}
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tb))
+    events.Reload()
+    curve: dict[int, dict[str, float]] = {}
+    for tag in ("epoch/loss", "epoch/train_acc", "epoch/images_per_s"):
+        if tag in events.Tags().get("scalars", []):
+            for event in events.Scalars(tag):  # a resumed run logs an epoch again: the last value wins
+                curve.setdefault(int(event.step), {})[tag.split("/")[1]] = float(event.value)
+    return curve
+
+
 def stability_stop(consecutive: dict[int, Optional[float]], threshold: float, patience: int) -> Optional[int]:
     """The first epoch at which the tau between consecutive epochs' angle rankings has been
     ``>= threshold`` for ``patience`` epochs in a row (the epoch training would stop), or None."""
@@ -173,6 +191,7 @@ class StudyReport:
         epochs = [t for t in self.taus if t.get("epochs")]
         if epochs:
             lines += self.epochs_section(epochs)
+        lines += self.training_section()
         if self.rc.class_range is not None and self.taus:
             panels_acc, panels_tau, rows = [], [], []
             for d in self.rc.datasets:
@@ -244,4 +263,31 @@ class StudyReport:
                   "(`train.stability` does this during training).", "",
                   markdown_table(["threshold", "supernet", "epochs run", "stop at epoch", "epochs saved", "final tau",
                                   "tau at the stop", "tau lost by stopping"], rows), ""]
+        return lines
+
+    def training_section(self) -> list[str]:
+        """Loss and accuracy on its own labels per epoch of every trained supernet, and for val_acc
+        methods the mean held-out accuracy of the scored architectures (the final supernet)."""
+        rows, seen = [], set()
+        for t in self.taus:
+            if not t.get("run_dir") or t["run_dir"] in seen or "training_free" in Path(t["run_dir"]).name:
+                continue
+            seen.add(t["run_dir"])
+            curve = training_curve(t["run_dir"])
+            for epoch in sorted(curve):
+                c = curve[epoch]
+                rows.append([f"{t['dataset']} {t['labels']} s{t['train_seed']}", epoch, f"{c.get('loss', float('nan')):.4f}",
+                             f"{c.get('train_acc', float('nan')):.2f}", f"{c.get('images_per_s', float('nan')):.0f}"])
+        if not rows:
+            return []
+        lines = ["## Supernet training", "",
+                 "Per epoch (TensorBoard `epoch/*`): mean loss and accuracy on the run's own labels (true or random) "
+                 "of the sampled paths as trained, and throughput on this machine:", "",
+                 markdown_table(["supernet (labels, seed)", "epoch", "loss", "accuracy on its labels (%)", "images/s"], rows), ""]
+        held = [t for t in self.taus if t.get("mean_score") is not None and t["score"] == "val_acc"]
+        if held:
+            lines += ["Held-out accuracy of the final supernets (val_acc: inherited weights, BN re-calibrated), mean over "
+                      "the scored architectures: " + "; ".join(
+                          f"{self.label(t['method'])} s{t['train_seed']}: {t['mean_score']:.2f}% (n={t['n']}, "
+                          f"range {t['min_score']:.2f}-{t['max_score']:.2f})" for t in held) + ".", ""]
         return lines

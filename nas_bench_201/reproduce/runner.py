@@ -246,6 +246,7 @@ class Study(StudyReport):
             entry["accuracy_se"] = float(100.0 * np.mean(np.sqrt(p * (1 - p) / len(scorer.valid_y))))
             entry["valid_images"] = int(len(scorer.valid_y))
             entry["bn_images"] = int(sum(len(b) for b in scorer.bn_batches))
+            entry["mean_score"], entry["min_score"], entry["max_score"] = float(scores.mean()), float(scores.min()), float(scores.max())
         n = corr.n
         entry["tau_se"] = float(np.sqrt(2 * (2 * n + 5) / (9 * n * (n - 1)))) if n > 1 else None
         if run_dir is not None:  # a supernet: its angle on the common subset, beside the score

@@ -233,3 +233,12 @@ search_seeds: [0]
     b2 = torch.load(Path(tau["b"]["run_dir"]) / "checkpoints" / "init_b.pt", weights_only=True)["model"]
     for name in ("stem.1.weight", "stem.1.bias", "classifier.bias", "lastact.0.weight"):  # ... and every other parameter
         assert not torch.equal(b[name], b2[name]) and b[name].std() > 0.5
+
+
+def test_packaged_dataset_configs_are_the_shipped_ones():
+    """The study configs read only files inside the package; their dataset configs are copies of
+    configs/nas_bench_201/*.yaml and must not drift."""
+    packaged = sorted((reproduce.config.EXPERIMENT_DIR / "datasets").glob("*.yaml"))
+    assert [p.name for p in packaged] == ["base.yaml", "cifar10.yaml", "cifar100.yaml", "cpu_cifar10.yaml", "imagenet16.yaml"]
+    for path in packaged:
+        assert path.read_text() == (ROOT / "configs/nas_bench_201" / path.name).read_text(), path.name

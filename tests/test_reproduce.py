@@ -212,6 +212,9 @@ tau_epochs: true
     from nas_bench_201.reproduce.config import tau_subset
 
     assert set(tau_subset(10, 0)) <= set(tau_subset(40, 0))
+    from nas_bench_201.reproduce.config import subset_order
+
+    assert list(subset_order(10, 0)) == list(subset_order(40, 0)[:10]) and sorted(subset_order(10, 0)) == list(tau_subset(10, 0))
 
     out = study("table7_long", """
 experiment: table7

@@ -81,9 +81,15 @@ def expand_methods(rc: ReproduceConfig) -> dict[str, MethodConfig]:
             for n in range(start, stop + 1, step)}
 
 
-def tau_subset(n: Optional[int], seed: int) -> np.ndarray:
-    """Benchmark indices of the seeded subset (sorted), or all of them. Subsets are nested (the first
-    ``n`` of one seeded permutation): a study that grows ``tau_archs`` reuses every score it has."""
+def subset_order(n: Optional[int], seed: int) -> np.ndarray:
+    """The seeded subset of ``n`` benchmark indices in the order to score them (all of them when ``n``
+    is None): the first ``n`` of one seeded permutation, so subsets are nested and a study cut short
+    after k scores holds exactly the subset of size k; growing ``tau_archs`` reuses every score."""
     if n is None or n >= NUM_ARCHS:
         return np.arange(NUM_ARCHS)
-    return np.sort(np.random.default_rng(derive_seed(seed, "tau_subset")).permutation(NUM_ARCHS)[:n])
+    return np.random.default_rng(derive_seed(seed, "tau_subset")).permutation(NUM_ARCHS)[:n]
+
+
+def tau_subset(n: Optional[int], seed: int) -> np.ndarray:
+    """Benchmark indices of the seeded subset (sorted), or all of them."""
+    return np.sort(subset_order(n, seed))

@@ -33,11 +33,11 @@ from ..scoring import build_scorer
 from ..search import load_table, search
 from ..space import NAME, NUM_ARCHS, benchmark_archs, to_str
 from ..supernet import build_supernet
-from .config import MethodConfig, ReproduceConfig, expand_methods, tau_subset
+from .config import MethodConfig, ReproduceConfig, expand_methods, subset_order, tau_subset
 from .report import StudyReport
 
 logger = logging.getLogger("rlnas")
-MEMO_EVERY = 25  # val_acc scores are saved every this many architectures (a long scoring resumes)
+MEMO_EVERY = 10  # val_acc scores are saved every this many architectures (a long scoring resumes)
 
 
 def _digest(data) -> str:
@@ -192,7 +192,7 @@ class Study(StudyReport):
         subset = tau_subset(self.rc.tau_archs, self.rc.tau_seed)
         archs = benchmark_archs()
         full = cfg.search.score == "angle"
-        indices = np.arange(NUM_ARCHS) if full else subset
+        indices = np.arange(NUM_ARCHS) if full else subset_order(self.rc.tau_archs, self.rc.tau_seed)
         # Kendall tau against the benchmark's test accuracies (as the released code), over the whole
         # space for the angle and over the seeded subset for costly scores, which are scored in
         # chunks and memoised after each one (an interrupted study resumes where it stopped).

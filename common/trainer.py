@@ -22,7 +22,7 @@ import logging
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, Optional
 
@@ -39,6 +39,7 @@ from .config import config_differences, differences_text, dump_config, from_dict
 from .errors import UserError
 from .kernels import sgd_kernels
 from .seeding import numpy_rng
+from .stability import StabilityConfig
 
 logger = logging.getLogger("rlnas")
 
@@ -68,9 +69,11 @@ class TrainConfig:
     # NB201 configs (faster there), off by default (not measured for the other spaces)
     channels_last: bool = False
     threads: Optional[int] = None  # CPU compute threads per process; None: OMP_NUM_THREADS or the cores' share
+    # supernet training: log the ranking's stability each epoch, optionally stop on it (common/stability.py)
+    stability: StabilityConfig = field(default_factory=StabilityConfig)
 
     # Keys that change how fast or what is written, not what is computed: they may differ on resume.
-    RESUME_FREE = ("save_every", "log_every", "channels_last", "threads")
+    RESUME_FREE = ("save_every", "log_every", "channels_last", "threads", "stability")
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1 or self.save_every < 1 or self.log_every < 1:
@@ -322,6 +325,13 @@ class Trainer:
     def after_save(self, epoch: int) -> None:
         """Rank 0, after the checkpoints of ``epoch`` are written."""
 
+    def after_epoch(self, epoch: int) -> None:
+        """Every rank, after epoch ``epoch`` is trained and saved."""
+
+    def stop_requested(self) -> bool:
+        """True to end training before the next epoch (e.g. once the ranking is stable)."""
+        return False
+
     # ------------------------------------------------------------------ checkpoints
 
     def save(self, epoch: int) -> None:
@@ -396,12 +406,16 @@ class Trainer:
         last = self.cfg.epochs if stop_after_epoch is None else min(self.cfg.epochs, stop_after_epoch)
         try:
             for epoch in range(done + 1, last + 1):
+                if self.stop_requested():
+                    break
                 self.end_epoch(epoch, self.train_epoch(epoch))
                 self.save(epoch)
+                self.after_epoch(epoch)
+                done = epoch
         finally:
             if self.writer is not None:
                 self.writer.close()
-        return max(done, last)
+        return done
 
     def train_epoch(self, epoch: int) -> dict:
         """Train epoch ``epoch`` (1-based: afterwards the weights are those after ``epoch`` epochs);

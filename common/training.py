@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import distributed
+from . import distributed, stability
 from .cli import setup_logging
 from .data import build_loaders
 from .seeding import derive_seed
@@ -40,8 +40,18 @@ class SupernetTrainer(Trainer):
     save_initial = True  # the angle needs the weights before the first step
     find_unused_parameters = True  # each step trains one path's weights
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.stability = stability.tracker(kwargs["config"], self.space, self.run_dir)
+
     def sample_path(self, rng: np.random.Generator):
         return self.model.sample_path(rng)
+
+    def stop_requested(self) -> bool:
+        return self.stability.stop_requested()  # a run stopped on ranking stability stays stopped when resumed
+
+    def after_epoch(self, epoch: int) -> None:
+        self.stability.after_epoch(epoch, self.model, self.writer)
 
     def end_epoch(self, epoch: int, stats: dict) -> None:
         if self.writer is not None:

@@ -3,7 +3,9 @@
 ``V(a, W)`` concatenates, for every cell in order and each of its 30 input-to-output paths (from
 input 0 or 1 through increasing nodes to any intermediate node, all of which feed the output), the
 weights of the path's ops; then the fixed parts: stem, every cell's two preprocessing ops and the
-classifier (weight and bias). A path through ``none`` contributes nothing. Per op:
+classifier: its weight, and its bias as the released code did (``classifier_bias: released``: left
+out on CIFAR, kept on ImageNet; ``with``/``without`` force one rule). A path through ``none``
+contributes nothing. Per op:
 
 - ``sep_conv``: its 4 convolution kernels and its 2 BNs (weight and bias);
 - ``dil_conv``: its 2 kernels and its BN's weight and bias (the released code took the BN weight
@@ -25,6 +27,7 @@ import numpy as np
 import torch
 
 from common.angle import AngleScorer, Atom
+from common.angle import scorer_from_checkpoints as checkpoint_scorer
 from common.angle import scorer_from_states as states_scorer
 from common.config import from_dict
 from common.errors import UserError
@@ -35,6 +38,7 @@ from .encoding import (AVG_POOL, DIL3, DIL5, EDGES, MAX_POOL, NAME, NODE_PATHS, 
 from .supernet import SupernetConfig
 
 DilBN = Literal["paper", "released"]
+ClassifierBias = Literal["released", "with", "without"]
 _PATH_MATRIX = np.zeros((len(PATH_EDGES), NUM_EDGES))
 for _p, _edges in enumerate(PATH_EDGES):
     _PATH_MATRIX[_p, list(_edges)] = 1
@@ -43,9 +47,13 @@ for _p, _edges in enumerate(PATH_EDGES):
 class Layout:
     """Where the weights of a supernet live, and the pieces each op contributes to ``V``."""
 
-    def __init__(self, cfg: SupernetConfig, dil_conv_bn: DilBN = "paper"):
+    def __init__(self, cfg: SupernetConfig, dil_conv_bn: DilBN = "paper", classifier_bias: ClassifierBias = "released"):
+        if classifier_bias not in ("released", "with", "without"):
+            raise ValueError(f"classifier_bias: expected released, with or without, got {classifier_bias!r}")
         self.cfg = cfg
         self.dil_conv_bn = dil_conv_bn
+        # the released CIFAR angle appended classifier.weight only, the ImageNet one weight and bias
+        self.classifier_bias = classifier_bias == "with" or (classifier_bias == "released" and cfg.stem != "cifar")
         self.cells = cell_layout(cfg.channels, cfg.layers, cfg.stem)
 
     def stem(self) -> list[str]:
@@ -63,7 +71,7 @@ class Layout:
 
     def fixed(self) -> list[str]:
         return (self.stem() + [n for cell in range(len(self.cells)) for n in self.preprocess(cell)]
-                + ["classifier.weight", "classifier.bias"])
+                + ["classifier.weight"] + (["classifier.bias"] if self.classifier_bias else []))
 
     def op_piece(self, cell: int, edge: int, code: int) -> tuple[list[str], float]:
         """(parameter names, squared norm of the constant) that op ``code`` on ``edge`` of ``cell`` adds."""
@@ -149,11 +157,19 @@ def supernet_config_of(model: dict) -> SupernetConfig:
     return from_dict(SupernetConfig, model, "model")
 
 
-def angle_atoms(model: dict, dil_conv_bn: DilBN = "paper"):
+def angle_atoms(model: dict, dil_conv_bn: DilBN = "paper", classifier_bias: ClassifierBias = "released"):
     """``(atoms, counts)`` of the supernet whose config's model section is ``model``."""
-    return atoms(Layout(supernet_config_of(model), dil_conv_bn)), counts
+    return atoms(Layout(supernet_config_of(model), dil_conv_bn, classifier_bias)), counts
 
 
 def scorer_from_states(state0: Mapping[str, torch.Tensor], state_t: Mapping[str, torch.Tensor], cfg: SupernetConfig,
-                       dil_conv_bn: DilBN = "paper", source: str = "state dict") -> AngleScorer:
-    return states_scorer(atoms(Layout(cfg, dil_conv_bn)), counts, state0, state_t, source, "DARTS")
+                       dil_conv_bn: DilBN = "paper", source: str = "state dict",
+                       classifier_bias: ClassifierBias = "released") -> AngleScorer:
+    return states_scorer(atoms(Layout(cfg, dil_conv_bn, classifier_bias)), counts, state0, state_t, source, "DARTS")
+
+
+def scorer_from_checkpoints(init_path, trained_path, dil_conv_bn: DilBN = "paper",
+                            classifier_bias: ClassifierBias = "released") -> AngleScorer:
+    """Angle scorer from the epoch-0 and trained checkpoints of one supernet run."""
+    return checkpoint_scorer(NAME, "DARTS", init_path, trained_path,
+                             lambda model: angle_atoms(model, dil_conv_bn, classifier_bias))

@@ -18,6 +18,8 @@ from .supernet import SupernetConfig
 @dataclass
 class AngleConfig:
     dil_conv_bn: Literal["paper", "released"] = "paper"  # released: BN weight twice, no bias (the released bug)
+    # the classifier's bias in V: released = as the released code (left out on CIFAR, kept on ImageNet)
+    classifier_bias: Literal["released", "with", "without"] = "released"
 
 
 @dataclass

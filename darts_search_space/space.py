@@ -20,8 +20,9 @@ from .model import build_model
 from .supernet import build_supernet
 
 
-def _dil_conv_bn(cfg) -> str:
-    return cfg.angle.dil_conv_bn if cfg is not None else "paper"
+def _angle_options(cfg) -> tuple[str, str]:
+    """``(dil_conv_bn, classifier_bias)`` of the config's ``angle`` section (defaults without one)."""
+    return (cfg.angle.dil_conv_bn, cfg.angle.classifier_bias) if cfg is not None else ("paper", "released")
 
 
 class DartsSpace(DartsCodec, SearchSpace):
@@ -52,10 +53,10 @@ class DartsSpace(DartsCodec, SearchSpace):
         return build_model(arch, num_classes, m.stem, m.channels, m.layers, m.auxiliary)
 
     def angle_atoms(self, supernet: dict, cfg=None):
-        return angle_atoms(supernet, _dil_conv_bn(cfg))
+        return angle_atoms(supernet, *_angle_options(cfg))
 
     def angle_pieces(self, arch, state, supernet: dict, cfg=None):
-        return naive_pieces(arch, state, Layout(supernet_config_of(supernet), _dil_conv_bn(cfg)))
+        return naive_pieces(arch, state, Layout(supernet_config_of(supernet), *_angle_options(cfg)))
 
     def cost_model(self, cfg) -> NetworkShape:
         return cfg.flops.shape()

@@ -12,7 +12,8 @@ through the edge); ``naive_pieces`` walks the paths literally, as the released c
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -25,6 +26,12 @@ from .ops import stage_layout
 from .encoding import AVG_POOL, CONV_1X1, CONV_3X3, EDGE_NAMES, NAME, NODE_PATHS, NONE, NUM_EDGES, PATH_EDGES, SKIP, EDGES
 
 WEIGHTED_OPS = (CONV_1X1, CONV_3X3)
+Weights = Literal["all", "conv"]
+
+
+@dataclass
+class AngleConfig:
+    weights: Weights = "all"  # all: as the paper and the released code; conv: convolution kernels only
 
 
 class Layout:
@@ -50,22 +57,29 @@ class Layout:
                 f"{prefix}.conv_b.op.1.weight", f"{prefix}.conv_b.op.2.weight", f"{prefix}.conv_b.op.2.bias",
                 f"{prefix}.downsample.1.weight"]
 
-    def fixed(self) -> list[str]:
-        return self.head() + [name for cell in self.reduce for name in self.reduction_block(cell)] + self.tail()
+    def fixed(self, weights: Weights = "all") -> list[str]:
+        names = self.head() + [name for cell in self.reduce for name in self.reduction_block(cell)] + self.tail()
+        if weights == "conv":  # 4-d tensors: the stem's, the residual blocks' and the downsample's kernels
+            names = [n for n in names if n == "stem.0.weight" or n.endswith((".op.1.weight", "downsample.1.weight"))]
+        return names
 
     @staticmethod
     def conv(cell: int, edge: int, code: int) -> str:
         return f"cells.{cell}.edges.{EDGE_NAMES[edge]}.{code}.op.1.weight"
 
 
-def atoms(layout: Layout) -> list[Atom]:
-    """Atom 0: the fixed parts; then per edge its two convolutions and its pooling constant."""
-    result = [Atom("fixed", tuple(layout.fixed()))]
+def atoms(layout: Layout, weights: Weights = "all") -> list[Atom]:
+    """Atom 0: the fixed parts; then per edge its two convolutions and its pooling constant
+    (``weights="conv"``: convolution kernels only, no BN affine, classifier or pooling constants)."""
+    if weights not in ("all", "conv"):
+        raise ValueError(f"angle weights: expected all or conv, got {weights!r}")
+    result = [Atom("fixed", tuple(layout.fixed(weights)))]
     for edge in range(NUM_EDGES):
         for code in WEIGHTED_OPS:
             result.append(Atom(f"{EDGE_NAMES[edge]}:{code}", tuple(layout.conv(cell, edge, code) for cell, _ in layout.search)))
         # Pooling: C*9 values of 1/9 per search cell, the same constant in both vectors.
-        result.append(Atom(f"{EDGE_NAMES[edge]}:pool", const_sq=sum(c * 9 / 81 for _, c in layout.search)))
+        pool = sum(c * 9 / 81 for _, c in layout.search) if weights == "all" else 0.0
+        result.append(Atom(f"{EDGE_NAMES[edge]}:pool", const_sq=pool))
     return result
 
 
@@ -123,11 +137,11 @@ def layout_of(model: dict) -> Layout:
         raise UserError("checkpoint config lacks model.channels / model.cells_per_stage") from None
 
 
-def angle_atoms(model: dict):
+def angle_atoms(model: dict, weights: Weights = "all"):
     """``(atoms, counts)`` of the supernet whose config's model section is ``model``."""
-    return atoms(layout_of(model)), counts
+    return atoms(layout_of(model), weights), counts
 
 
-def scorer_from_checkpoints(init_path, trained_path) -> AngleScorer:
+def scorer_from_checkpoints(init_path, trained_path, weights: Weights = "all") -> AngleScorer:
     """Angle scorer from the epoch-0 and trained checkpoints of one supernet run."""
-    return checkpoint_scorer(NAME, "NAS-Bench-201", init_path, trained_path, angle_atoms)
+    return checkpoint_scorer(NAME, "NAS-Bench-201", init_path, trained_path, lambda model: angle_atoms(model, weights))

@@ -18,9 +18,9 @@ from .angle import scorer_from_checkpoints
 from .encoding import benchmark_archs, to_str
 
 
-def all_angles(init: Path, trained: Path) -> np.ndarray:
+def all_angles(init: Path, trained: Path, weights: str = "all") -> np.ndarray:
     """Angles of all architectures, indexed by benchmark index."""
-    return scorer_from_checkpoints(init, trained)(benchmark_archs())
+    return scorer_from_checkpoints(init, trained, weights)(benchmark_archs())
 
 
 def write_angles_csv(path: Path, angles: np.ndarray) -> None:

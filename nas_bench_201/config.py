@@ -9,6 +9,7 @@ from common.experiment import ExperimentConfig
 from common.retrain import RetrainExperiment
 from common.search import SearchConfig
 
+from .angle import AngleConfig
 from .benchmark import BenchmarkConfig
 from .supernet import SupernetConfig
 
@@ -18,6 +19,7 @@ class NB201Config(ExperimentConfig):
     model: SupernetConfig = field(default_factory=SupernetConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
+    angle: AngleConfig = field(default_factory=AngleConfig)
 
 
 @dataclass

@@ -41,7 +41,7 @@ def correlation(cfg: NB201Config, run_dir: Path, table: BenchmarkTable | None = 
         raise UserError("no NAS-Bench-201 table (the shipped nas_bench_201/nb201_accuracies.npz is missing): set benchmark.table or RLNAS_NB201_TABLE")
     init, trained = checkpoints(cfg.search, run_dir)
     if angles is None:
-        angles = all_angles(init, trained)
+        angles = all_angles(init, trained, cfg.angle.weights)
         write_angles_csv(run_dir / "angles.csv", angles)
     metrics = {}
     for metric in cfg.benchmark.metric_columns():

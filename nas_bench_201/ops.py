@@ -129,13 +129,16 @@ def stage_layout(channels: int, cells_per_stage: int) -> list[tuple[str, int]]:
 _NODE_INPUTS = tuple(tuple((j, EDGES.index((i, j))) for j in range(i)) for i in range(1, 4))
 
 
-def run_cell(x, ops, edge_module, optimised: bool = True):
+def run_cell(x, ops, edge_module, optimised: bool = True, none_as_zero: bool = False):
     """Node i = sum over its inputs j of op_{i<-j}(node j); returns node 3.
 
     ``none`` edges cost nothing and ``skip_connect`` passes the tensor through; a node without any
     non-``none`` input is zero. ``edge_module(edge, code)`` returns the module of a weighted op.
     ``optimised`` computes the ReLU in front of a node's convolutions once for all of them; ``False``
     is the plain op-by-op evaluation (same numbers; kept for the tests and the benchmark).
+    ``none_as_zero`` computes ``none`` as the released ``x * 0``: the same output, but an op whose
+    output only reaches ``none`` edges gets a zero gradient instead of none (so SGD's weight decay
+    and momentum move it, as released).
     """
     nodes = [x]
     activated: dict[int, torch.Tensor] = {}
@@ -144,6 +147,10 @@ def run_cell(x, ops, edge_module, optimised: bool = True):
         for j, edge in inputs:
             code = ops[edge]
             if code == NONE:
+                if not none_as_zero:
+                    continue
+                out = nodes[j] * 0
+                total = out if total is None else total + out
                 continue
             if code == SKIP:
                 out = nodes[j]

@@ -44,7 +44,7 @@ def main(argv=None) -> None:
     parser = stage_parser("python -m nas_bench_201.pipeline", __doc__.splitlines()[0])
     _, cfg, run_dir = parse_stage(parser, NB201Config, argv)
     train_supernet(cfg, NAME, lambda num_classes: build_training_supernet(cfg, num_classes), run_dir)
-    scorer = scorer_from_checkpoints(*checkpoints(cfg.search, run_dir))
+    scorer = scorer_from_checkpoints(*checkpoints(cfg.search, run_dir), cfg.angle.weights)
     angles = scorer(benchmark_archs())
     write_angles_csv(run_dir / "angles.csv", angles)
     table = load_table(cfg)

@@ -50,7 +50,7 @@ class NASBench201Space(NB201Codec, SearchSpace):
         return final_population(load_checkpoint(trained, space=NAME)["model"])
 
     def angle_atoms(self, supernet: dict, cfg=None):
-        return angle_atoms(supernet)
+        return angle_atoms(supernet, cfg.angle.weights if cfg is not None else "all")
 
     def angle_pieces(self, arch, state, supernet: dict, cfg=None):
         return naive_pieces(arch, state, layout_of(supernet))

@@ -23,6 +23,9 @@ class SupernetConfig:
     channels: int = 16  # C: channels of the first stage (doubled at each reduction)
     cells_per_stage: int = 5  # N
     sampling: Literal["per_cell", "shared"] = "per_cell"  # per_cell: each cell its own path, as released
+    # train: `none` computed as x * 0 (released): ops feeding only `none` edges get a zero gradient,
+    # so weight decay and momentum move them; skip: `none` costs nothing and leaves them untouched
+    dead_ends: Literal["skip", "train"] = "skip"
 
     def __post_init__(self):
         if self.channels < 1 or self.cells_per_stage < 1:
@@ -30,14 +33,15 @@ class SupernetConfig:
 
 
 class SearchCell(nn.Module):
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, none_as_zero: bool = False):
         super().__init__()
+        self.none_as_zero = none_as_zero
         self.edges = nn.ModuleDict(
             {name: nn.ModuleList([make_op(code, channels, affine=False) for code in range(len(OPS))])
              for name in EDGE_NAMES})
 
     def forward(self, x: torch.Tensor, ops, optimised: bool = True) -> torch.Tensor:
-        return run_cell(x, ops, lambda edge, code: self.edges[EDGE_NAMES[edge]][code], optimised)
+        return run_cell(x, ops, lambda edge, code: self.edges[EDGE_NAMES[edge]][code], optimised, self.none_as_zero)
 
 
 def sample_cell(rng: np.random.Generator) -> list[int]:
@@ -62,7 +66,7 @@ class Supernet(nn.Module):
         self.layout = stage_layout(channels, cfg.cells_per_stage)
         cells, c_prev = [], channels
         for kind, c in self.layout:
-            cells.append(SearchCell(c) if kind == "search" else ResNetBasicBlock(c_prev, c))
+            cells.append(SearchCell(c, cfg.dead_ends == "train") if kind == "search" else ResNetBasicBlock(c_prev, c))
             c_prev = c
         self.cells = nn.ModuleList(cells)
         self.num_search_cells = sum(kind == "search" for kind, _ in self.layout)

@@ -38,8 +38,35 @@ def test_fast_angle_equals_naive_concatenation_for_200_architectures(supernet):
 
 def test_atoms_cover_every_supernet_parameter_exactly_once(supernet):
     cfg, model, _, _ = supernet
-    names = [name for atom in atoms(Layout(cfg)) for name in atom.params]
+    names = [name for atom in atoms(Layout(cfg, classifier_bias="with")) for name in atom.params]
     assert sorted(names) == sorted(name for name, _ in model.named_parameters())
+    released = [name for atom in atoms(Layout(cfg)) for name in atom.params]
+    assert ("classifier.bias" in released) == (cfg.stem == "imagenet")  # as the released CIFAR / ImageNet angles
+
+
+def test_released_classifier_rule_equals_a_float64_concatenation_without_the_bias(supernet):
+    """The released CIFAR angle: V ends with classifier.weight only. Checked against a literal float64
+    concatenation of the path pieces and the fixed parts with the bias removed by hand."""
+    cfg, _, state0, state_t = supernet
+    rng = np.random.default_rng(3)
+    archs = [random_arch(rng) for _ in range(30)]
+    full = Layout(cfg, classifier_bias="with")
+
+    def concatenated(arch, state):
+        pieces = naive_pieces(arch, state, full)
+        assert pieces[-1] is state["classifier.bias"]  # the fixed parts close with the classifier
+        return torch.cat([p.reshape(-1).to(torch.float64) for p in pieces[:-1]])
+
+    expected = []
+    for arch in archs:
+        a, b = concatenated(arch, state0), concatenated(arch, state_t)
+        expected.append(float(torch.arccos(torch.clamp(a @ b / (a.norm() * b.norm()), -1, 1))))
+    without = angles_from_counts(counts(archs), atom_statistics(atoms(Layout(cfg, classifier_bias="without")), state0, state_t))
+    assert np.abs(without - np.array(expected)).max() < 1e-12
+    released = angles_from_counts(counts(archs), atom_statistics(atoms(Layout(cfg)), state0, state_t))
+    with_bias = angles_from_counts(counts(archs), atom_statistics(atoms(full), state0, state_t))
+    assert np.array_equal(released, without if cfg.stem == "cifar" else with_bias)
+    assert np.abs(with_bias - without).max() > 1e-9  # the choice changes the angles
 
 
 def test_released_dil_conv_bn_takes_the_weight_twice_and_no_bias(supernet):

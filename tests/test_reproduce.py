@@ -171,6 +171,77 @@ def test_a_study_config_of_another_experiment_is_refused(tmp_path, capsys):
 def test_shipped_study_configs_load():
     from common.config import load_config
 
-    for path in sorted((ROOT / "configs/nas_bench_201/reproduce").glob("*.yaml")):
+    for path in sorted(reproduce.config.EXPERIMENT_DIR.glob("*.yaml")):
         rc = load_config(path, reproduce.ReproduceConfig)
         assert path.stem.startswith(rc.experiment)
+
+
+def test_cpu_long_study_pieces(study, nb201_table_path):
+    """Seeds, per-method seeds, the search on the common subset, the per-epoch angle with the
+    consecutive-epoch tau, and the three training-free variants."""
+    out = study("table12_long", """
+experiment: table12
+datasets: {cifar10: tiny.yaml}
+set: [train.epochs=3]
+methods:
+  A: {set: [labels.mode=ground_truth, search.score=val_acc], search_on_subset: true, train_seeds: [0]}
+  D: {set: [labels.mode=uniform_once]}
+run_order: [D, A]
+train_seeds: [0, 1]
+search_seeds: [0]
+tau_archs: 10
+tau_epochs: true
+""")
+    tau = rows(out / "tau.csv")
+    assert [(r["method"], r["train_seed"]) for r in tau] == [("D", "0"), ("D", "1"), ("A", "0")]
+    (a,) = [r for r in tau if r["method"] == "A"]
+    assert a["n"] == "10" and 0 < float(a["accuracy_se"]) < 50
+    scores = json.loads(next((Path(a["run_dir"]) / "scores").glob("val_acc-*.json")).read_text())
+    (found,) = [r for r in rows(out / "search.csv") if r["method"] == "A"]
+    assert found["evaluated"] == "10" and float(found["score"]) == max(scores.values())
+    from nas_bench_201.angles import all_angles
+
+    epochs = [r for r in rows(out / "tau_epochs.csv") if r["method"] == "D" and r["train_seed"] == "1"]
+    assert [r["epoch"] for r in epochs] == ["1", "2", "3"] and epochs[0]["consecutive"] == ""
+    run_dir = Path([r for r in tau if r["method"] == "D"][1]["run_dir"])
+    two, three = (all_angles(run_dir / "checkpoints/epoch_0000.pt", run_dir / f"checkpoints/epoch_000{e}.pt") for e in (2, 3))
+    assert float(epochs[2]["consecutive"]) == pytest.approx(correlate(three, two).kendall_tau, abs=1e-12)
+    report = (out / "report.md").read_text()
+    assert "stability" in report and "Supernet training" in report and "Held-out accuracy" in report
+    # the common subsets are nested: a larger study reuses the smaller one's architectures
+    from nas_bench_201.reproduce.config import tau_subset
+
+    assert set(tau_subset(10, 0)) <= set(tau_subset(40, 0))
+    from nas_bench_201.reproduce.config import subset_order
+
+    assert list(subset_order(10, 0)) == list(subset_order(40, 0)[:10]) and sorted(subset_order(10, 0)) == list(tau_subset(10, 0))
+
+    out = study("table7_long", """
+experiment: table7
+datasets: {cifar10: tiny.yaml}
+methods:
+  a: {training_free: normal}
+  b: {training_free: normal, training_free_init: all}
+  c: {training_free: normal, set: [angle.weights=conv]}
+search_seeds: [0]
+""")
+    tau = {r["method"]: r for r in rows(out / "tau.csv")}
+    assert tau["a"]["run_dir"] == tau["c"]["run_dir"] != tau["b"]["run_dir"] and tau["a"]["tau"] != tau["c"]["tau"]
+    import torch
+
+    a, b = ({k: v for k, v in torch.load(Path(tau[m]["run_dir"]) / "checkpoints" / f"init_{p}.pt", weights_only=True)["model"].items()}
+            for m, p in (("a", "a"), ("b", "a")))
+    assert torch.equal(a["stem.0.weight"], b["stem.0.weight"])  # (b) draws the same kernels as (a) ...
+    assert torch.equal(a["stem.1.weight"], torch.ones_like(a["stem.1.weight"]))  # (a): BN gamma 1
+    b2 = torch.load(Path(tau["b"]["run_dir"]) / "checkpoints" / "init_b.pt", weights_only=True)["model"]
+    for name in ("stem.1.weight", "stem.1.bias", "classifier.bias", "lastact.0.weight"):  # ... and every other parameter
+        assert not torch.equal(b[name], b2[name]) and b[name].std() > 0.5
+
+
+def test_packaged_dataset_configs_are_the_shipped_ones():
+    """The study configs read only files inside the package; their dataset configs are copies of
+    configs/nas_bench_201/*.yaml and must not drift."""
+    packaged = sorted((reproduce.config.EXPERIMENT_DIR / "datasets").glob("*.yaml"))
+    assert [p.name for p in packaged] == ["base.yaml", "cifar10.yaml", "cifar100.yaml", "cpu_cifar10.yaml", "imagenet16.yaml"]
+    for path in packaged:
+        assert path.read_text() == (ROOT / "configs/nas_bench_201" / path.name).read_text(), path.name

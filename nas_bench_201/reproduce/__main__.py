@@ -1,0 +1,7 @@
+import sys
+
+from common.cli import run
+
+from .cli import main
+
+sys.exit(run(main))

@@ -120,4 +120,5 @@ def test_scorer_refuses_foreign_or_mismatched_checkpoints(tmp_path):
         angle_scorer(SPACE, tmp_path / "a.pt", tmp_path / "b.pt")
     with pytest.raises(UserError, match="search space 'nas_bench_201'"):
         angle_scorer(SPACE, tmp_path / "a.pt", tmp_path / "c.pt")
-    assert angle_scorer(SPACE, tmp_path / "a.pt", tmp_path / "a.pt")([random_arch(np.random.default_rng(0))])[0] < 1e-6
+    with pytest.raises(UserError, match="hold the same weights, so every angle would be 0"):
+        angle_scorer(SPACE, tmp_path / "a.pt", tmp_path / "a.pt")

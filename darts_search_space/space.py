@@ -66,7 +66,8 @@ class DartsSpace(DartsCodec, SearchSpace):
         return build_model(arch, shape.num_classes, shape.stem, shape.channels, shape.layers, True), shape.image_size
 
     def cost_options(self, parser) -> None:
-        parser.add_argument("--dataset", default="imagenet", choices=["imagenet", "cifar10"])
+        parser.add_argument("--dataset", default="imagenet", choices=["imagenet", "cifar10"],
+                            help="the network priced: ImageNet (224x224, 1000 classes) or CIFAR-10 (32x32, 10)")
         parser.add_argument("--init-channels", type=int, default=None, help="C (default 48 ImageNet, 36 CIFAR-10)")
         parser.add_argument("--layers", type=int, default=None, help="cells (default 14 ImageNet, 20 CIFAR-10)")
 

@@ -6,6 +6,7 @@ import from_str`` keeps working); networks in ``supernet``/``model``/``blocks``,
 """
 from __future__ import annotations
 
+from common.cli import positive_int
 from common.space import SearchSpace, register
 
 from .angle import angle_atoms, naive_pieces, width_of
@@ -59,9 +60,9 @@ class MobileNetSpace(MobileNetCodec, SearchSpace):
 
     def cost_options(self, parser) -> None:
         parser.add_argument("--write-table", metavar="PATH", help="count every block and write the table to PATH")
-        parser.add_argument("--input-size", type=int, default=224)
-        parser.add_argument("--num-classes", type=int, default=1000)
-        parser.add_argument("--width-mult", type=float, default=1.0)
+        parser.add_argument("--input-size", type=positive_int, default=224, help="image side in pixels (default 224)")
+        parser.add_argument("--num-classes", type=positive_int, default=1000, help="classifier outputs (default 1000)")
+        parser.add_argument("--width-mult", type=float, default=1.0, help="channel width multiplier (default 1.0)")
         parser.add_argument("--table", default=None, help="lookup table to read (default: shipped or counted now)")
 
     def cost_model_from_args(self, args) -> FlopsTable:

@@ -11,7 +11,7 @@ from . import STAGES
 def main(argv=None) -> None:
     parser = ArgumentParser(prog="python -m common.stages", add_help=False, allow_abbrev=False,
                             description="Run any stage on any registered search space.")
-    parser.add_argument("stage", nargs="?", choices=sorted(STAGES))
+    parser.add_argument("stage", nargs="?", choices=sorted(STAGES), help="the stage to run")
     parser.add_argument("--space", help="a registered space (nas_bench_201, darts, mobilenet) "
                                                         "or the package that registers one (examples.chain_space)")
     parser.add_argument("-h", "--help", action="store_true", help="this help, or a stage's with STAGE --space NAME --help")

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from common.angle import Atom
+from common.cli import positive_int
 from common.errors import UserError
 from common.experiment import ExperimentConfig
 from common.retrain import RetrainExperiment
@@ -217,9 +218,9 @@ class ChainSpace(SearchSpace):
         return self.build_model(arch, cfg.model, cfg.flops.num_classes), cfg.flops.image_size
 
     def cost_options(self, parser) -> None:
-        parser.add_argument("--channels", type=int, default=8)
-        parser.add_argument("--image-size", type=int, default=32)
-        parser.add_argument("--num-classes", type=int, default=10)
+        parser.add_argument("--channels", type=positive_int, default=8, help="channels of every layer (default 8)")
+        parser.add_argument("--image-size", type=positive_int, default=32, help="image side in pixels (default 32)")
+        parser.add_argument("--num-classes", type=positive_int, default=10, help="classifier outputs (default 10)")
 
     def cost_model_from_args(self, args) -> ChainCosts:
         return ChainCosts(ChainModel(args.channels), args.image_size, args.num_classes)

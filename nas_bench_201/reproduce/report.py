@@ -15,6 +15,7 @@ from common.checkpoint import atomic_write_text
 from common.config import to_dict
 from common.correlation import correlate
 from common.report import bar_plot, line_plot, markdown_table, mean_std, scatter_panels, write_csv
+from common.stability import stop_epoch
 
 from ..benchmark import DATASETS
 from ..space import NUM_ARCHS
@@ -52,18 +53,6 @@ def training_curve(run_dir: str) -> dict[int, dict[str, float]]:
             for event in events.Scalars(tag):  # a resumed run logs an epoch again: the last value wins
                 curve.setdefault(int(event.step), {})[tag.split("/")[1]] = float(event.value)
     return curve
-
-
-def stability_stop(consecutive: dict[int, Optional[float]], threshold: float, patience: int) -> Optional[int]:
-    """The first epoch at which the tau between consecutive epochs' angle rankings has been
-    ``>= threshold`` for ``patience`` epochs in a row (the epoch training would stop), or None."""
-    run = 0
-    for epoch in sorted(consecutive):
-        value = consecutive[epoch]
-        run = run + 1 if value is not None and value >= threshold else 0
-        if run >= patience:
-            return epoch
-    return None
 
 
 class StudyReport:
@@ -250,7 +239,7 @@ class StudyReport:
             for t in epochs:
                 per = {int(e): v for e, v in t["epochs"].items()}
                 last, name = max(per), f"{t['dataset']} {self.label(t['method'])} s{t['train_seed']}"
-                stop = stability_stop({e: v.get("consecutive") for e, v in per.items()}, threshold, rc.stability_patience)
+                stop = stop_epoch({e: v.get("consecutive") for e, v in per.items()}, threshold, rc.stability_patience)
                 final = per[last][t["dataset"]]
                 if stop is None:
                     rows.append([threshold, name, last, "no stop", 0, f"{final:.4f}", "", ""])

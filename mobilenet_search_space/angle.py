@@ -18,7 +18,7 @@ from common.angle import AngleScorer, Atom
 from common.angle import scorer_from_states as states_scorer
 from common.errors import UserError
 
-from .encoding import IDENTITY, IDENTITY_ALLOWED, NAME, NUM_BLOCKS, NUM_LAYERS, layer_specs
+from .encoding import IDENTITY, IDENTITY_ALLOWED, NUM_BLOCKS, NUM_LAYERS, layer_specs
 
 FIXED = ("stem.0.weight", "first.conv.0.weight", "first.conv.3.weight", "head.0.weight", "classifier.0.weight")
 BLOCK_PARTS = ("conv.0.weight", "conv.1.weight", "conv.1.bias", "conv.3.weight", "conv.4.weight", "conv.4.bias",

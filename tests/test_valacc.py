@@ -1,7 +1,6 @@
 """BN re-calibration and inherited-weight validation accuracy (the SPOS fitness, methods A and C)."""
 import json
 
-import numpy as np
 import pytest
 import torch
 from torch import nn

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import yaml

@@ -338,12 +338,12 @@ def measure_imagenet_supernets(ctx) -> dict:
         labels = torch.randint(sizes.classes, (batch,), device=device)
         rng = numpy_rng(0, "paths", 0)
 
-        def step():
+        def step(model=model, optimizer=optimizer, images=images, labels=labels, cfg=cfg, rng=rng):
             train_step(model, optimizer, images, labels, model.sample_path(rng), cfg)
 
         out[name] = {"batch": batch, "amp": "bf16",
                      "images_per_s": images_per_second(step, batch, sizes.big_steps, 1, device)}
-        del model, optimizer
+        del model, optimizer, step
     return out
 
 
@@ -364,27 +364,19 @@ def measure_retrain_steps(ctx) -> dict:
     for name, build in networks.items():
         torch.manual_seed(0)
         model = build().to(device).train()
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=3e-5,
-                                    **({"fused": True} if device.type == "cuda" else {"foreach": True}))
-        batch = sizes.retrain_batch
-        images = torch.randn(batch, 3, sizes.imagenet_image, sizes.imagenet_image, device=device)
-        labels = torch.randint(sizes.classes, (batch,), device=device)
+        # the retraining step itself (common.trainer.train_step without a path), ImageNet settings
+        cfg = TrainConfig(batch_size=sizes.retrain_batch, lr=0.1, weight_decay=3e-5, nesterov=False, amp="bf16",
+                          label_smoothing=0.1, grad_clip_norm=5.0)
+        optimizer = build_optimizer(model, cfg)
+        images = torch.randn(cfg.batch_size, 3, sizes.imagenet_image, sizes.imagenet_image, device=device)
+        labels = torch.randint(sizes.classes, (cfg.batch_size,), device=device)
 
-        def step():
-            with torch.autocast(device.type, dtype=torch.bfloat16):
-                out_ = model(images)
-            logits, aux = out_ if isinstance(out_, tuple) else (out_, None)
-            loss = F.cross_entropy(logits.float(), labels, label_smoothing=0.1)
-            if aux is not None:
-                loss = loss + 0.4 * F.cross_entropy(aux.float(), labels, label_smoothing=0.1)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optimizer.step()
+        def step(model=model, optimizer=optimizer, images=images, labels=labels, cfg=cfg):
+            train_step(model, optimizer, images, labels, None, cfg, aux_weight=0.4)
 
-        out[name] = {"batch": batch, "amp": "bf16",
-                     "images_per_s": images_per_second(step, batch, sizes.big_steps, 1, device)}
-        del model, optimizer
+        out[name] = {"batch": cfg.batch_size, "amp": "bf16",
+                     "images_per_s": images_per_second(step, cfg.batch_size, sizes.big_steps, 1, device)}
+        del model, optimizer, step
     return out
 
 

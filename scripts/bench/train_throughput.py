@@ -364,7 +364,7 @@ def main(argv=None) -> dict:
                            achieved_gflops={k: flops / 1e9 / s for k, s in seconds.items()}, breakdown=breakdown)
             print(f"\nroofline: one step of a random path = {flops / 1e9:.2f} GFLOP (FlopCounterMode, forward and backward, "
                   f"mean of {args.flop_paths} paths)")
-            print(f"  achieved: " + ", ".join(f"{k} {v:.1f}" for k, v in results["achieved_gflops"].items()) + " GFLOP/s")
+            print("  achieved: " + ", ".join(f"{k} {v:.1f}" for k, v in results["achieved_gflops"].items()) + " GFLOP/s")
             print(f"  machine:  float32 matmul {args.matmul}^3 {matmul:.1f} GFLOP/s; 3x3 conv forward+backward "
                   + ", ".join(f"{c}ch {s}x{s} {g:.1f}" for (_, c, s), g in convs.items()) + " GFLOP/s")
             print("time per step by operator kind (torch.profiler self times; the profiler slows steps down):")

@@ -90,7 +90,7 @@ def write_tau_by_epoch(taus: dict[int, dict[str, float]], out_dir: Path) -> None
 
 
 def main(argv=None) -> None:
-    parser = stage_parser("python -m nas_bench_201.correlation", __doc__.splitlines()[0])
+    parser = stage_parser("python -m nas_bench_201.correlation", __doc__)
     parser.add_argument("--epochs", action="store_true",
                         help="also score every saved epoch checkpoint: tau_epochs.csv and tau_epochs.png")
     args, cfg, run_dir = parse_stage(parser, NB201Config, argv)

@@ -41,7 +41,7 @@ def summary(cfg: NB201Config, run_dir: Path, angles: np.ndarray, result: dict, c
 
 
 def main(argv=None) -> None:
-    parser = stage_parser("python -m nas_bench_201.pipeline", __doc__.splitlines()[0])
+    parser = stage_parser("python -m nas_bench_201.pipeline", __doc__)
     _, cfg, run_dir = parse_stage(parser, NB201Config, argv)
     train_supernet(cfg, NAME, lambda num_classes: build_training_supernet(cfg, num_classes), run_dir)
     scorer = scorer_from_checkpoints(*checkpoints(cfg.search, run_dir), cfg.angle.weights)

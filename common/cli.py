@@ -79,16 +79,16 @@ def output_file(path: str | os.PathLike, what: str = "output file") -> Path:
     return path
 
 
-def run_directory(path: str | os.PathLike) -> Path:
-    """Check that ``path`` can be a run directory (exists as one, or can be made); return it."""
+def run_directory(path: str | os.PathLike, what: str = "run directory") -> Path:
+    """Check that ``path`` can be a directory to write in (exists as one, or can be made); return it."""
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise UserError(f"run directory {path} is a file, expected a directory")
+        raise UserError(f"{what} {path} is a file, expected a directory")
     parent = _existing_ancestor(path)
     if not parent.is_dir():
-        raise UserError(f"run directory {path}: {parent} is a file, not a directory")
+        raise UserError(f"{what} {path}: {parent} is a file, not a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(f"run directory {path}: permission denied")
+        raise UserError(f"{what} {path}: permission denied")
     return path
 
 

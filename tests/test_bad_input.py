@@ -168,6 +168,8 @@ CASES: list[Case] = [
     Case("mobilenet.flops", ["--write-table", "outdir"], "is a directory", _mkdir("outdir")),
     Case("mobilenet.draw", ["--arch", "2 0 -1 2 2 0 2 4 0 4 4 2 4 2 4 2 0 0 0 2 2", "--out", "outdir.png"],
          "is a directory", _mkdir("outdir.png")),
+    Case("nb201.reproduce", ["table7", "--out", "file.txt"], "is a file, expected a directory", _write("file.txt", "x")),
+    Case("nb201.reproduce", ["table7", "--runs", "file.txt/runs"], "is a file, not a directory", _write("file.txt", "x")),
     # checkpoints
     Case("nb201.angles", ["--init", "evil.pt", "--trained", "evil.pt", "--out", "a.csv"], "holds Python objects other than tensors",
          lambda tmp: _evil_pickle(tmp / "evil.pt")),

@@ -5,7 +5,7 @@ import logging
 import time
 from pathlib import Path
 
-from common.cli import ArgumentParser, setup_logging
+from common.cli import ArgumentParser, run_directory, setup_logging
 from common.config import load_config
 from common.errors import UserError
 
@@ -36,7 +36,8 @@ def main(argv=None) -> None:
     rc = load_config(config_path, ReproduceConfig, args.overrides)
     if rc.experiment != args.experiment:
         raise UserError(f"{config_path}: a study config for '{rc.experiment}', not '{args.experiment}'")
-    out = Path(args.out) if args.out else Path("reports") / f"nb201_{args.experiment}"
+    out = run_directory(Path(args.out) if args.out else Path("reports") / f"nb201_{args.experiment}", "--out")
+    run_directory(args.runs, "--runs")
     setup_logging(Path(args.runs) / f"{args.experiment}_{args.preset}")
     study = Study(rc, config_path, Path(args.runs), out, "custom" if args.config else args.preset)
     started = time.perf_counter()

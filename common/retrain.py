@@ -180,7 +180,6 @@ def retrain(config, space: str, build_model: Callable[[int], nn.Module], run_dir
     Under ``torchrun`` it joins the process group and trains with DDP (``common.distributed``).
     """
     distributed.init()
-    configure_threads(config.train.threads, loader_workers(config.data))
     try:
         return _retrain(config, space, build_model, Path(run_dir), stop_after_epoch)
     finally:
@@ -195,6 +194,7 @@ def _retrain(config, space, build_model, run_dir: Path, stop_after_epoch) -> dic
     if world_size > 1:
         setup_logging(run_dir, rank)  # only rank 0 logs INFO lines and writes log.txt
     check_run_directory(run_dir, config)
+    configure_threads(config.train.threads, loader_workers(config.data))
     # Under DDP every rank must take the same number of steps: the last partial batch is dropped.
     loaders = build_loaders(config.data, config.seed, distributed.per_rank(config.train.batch_size),
                             eval_batch_size=config.train.eval_batch_size, device=device,

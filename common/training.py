@@ -72,7 +72,6 @@ def train_supernet(config, space: str, build_supernet: Callable[[int], nn.Module
     from torch.utils.tensorboard import SummaryWriter  # seconds to import: only when training
 
     started_here = distributed.init()
-    configure_threads(config.train.threads, loader_workers(config.data))
     trainer, finished = None, False
     try:
         device = resolve_device(config.device)
@@ -80,6 +79,7 @@ def train_supernet(config, space: str, build_supernet: Callable[[int], nn.Module
         if world > 1:
             setup_logging(Path(run_dir), rank)  # only rank 0 logs INFO lines and writes log.txt
         check_run_directory(Path(run_dir), config)
+        configure_threads(config.train.threads, loader_workers(config.data))
         loaders = build_loaders(config.data, config.seed, distributed.per_rank(config.train.batch_size), labels=config.labels,
                                 device=device, drop_last=config.train.drop_last, rank=rank, world_size=world)
         loader, labels = loaders.train, loaders.labels

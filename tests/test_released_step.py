@@ -18,7 +18,7 @@ from common.training import TrainConfig, build_optimizer, train_step
 from nas_bench_201.supernet import Supernet, SupernetConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts" / "bench"))
-from released_step import ReleasedSupernet, released_optimizer, released_step  # noqa: E402
+from _released_step import ReleasedSupernet, released_optimizer, released_step  # noqa: E402
 
 
 def pair(channels=4, cells=2, classes=10):

@@ -5,7 +5,7 @@ Variants, all from the same initial weights and reading the same batches (synthe
 uint8 images, 32x32, served by ``InMemoryLoader`` with ``BatchAugment``: crop padding 4, flip,
 normalisation; uniform random labels):
 
-- released: our re-implementation of the released step (``released_step.py``: per-op ReLU-Conv-BN,
+- released: our re-implementation of the released step (``_released_step.py``: per-op ReLU-Conv-BN,
   ``x*0`` for ``none``, ``nn.AvgPool2d(count_include_pad=False)``, Python ``random`` paths,
   per-parameter SGD). Every figure is printed as a ratio to it;
 - plain: our supernet's op-by-op forward (``model.optimised = False``), per-parameter SGD;
@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from _timing import print_table, synchronize
-from released_step import ReleasedSupernet, released_optimizer, released_step
+from _released_step import ReleasedSupernet, released_optimizer, released_step
 from common.bn import to_channels_last
 from common.data import BatchAugment, DataConfig, InMemoryLoader, SyntheticConfig, build_datasets
 from common.labels import LabelConfig, build_label_generator

@@ -27,8 +27,11 @@ if str(ROOT) not in sys.path:
 
 
 def make_run(run_dir: Path, channels: int = 8, seed: int = 0) -> Path:
-    """Epoch-0 and 'trained' checkpoints of a tiny supernet (weights moved at random, no training)."""
+    """Epoch-0 and 'trained' checkpoints of a tiny supernet (weights moved at random, no training), whose
+    stored config is the quickstart's with that supernet, as ``write_config``'s searches expect."""
     from common.checkpoint import FORMAT_VERSION, save_checkpoint
+    from common.config import load_config, to_dict
+    from nas_bench_201.config import NB201Config
     from common.training import checkpoint_path
     from nas_bench_201.space import NAME
     from nas_bench_201.supernet import SupernetConfig, build_supernet
@@ -38,7 +41,8 @@ def make_run(run_dir: Path, channels: int = 8, seed: int = 0) -> Path:
     generator = torch.Generator().manual_seed(seed + 1)
     state_t = {k: v + 0.3 * torch.randn(v.shape, generator=generator) if v.is_floating_point() else v
                for k, v in state0.items()}
-    config = {"model": {"channels": channels, "cells_per_stage": 1}}
+    config = to_dict(load_config(ROOT / "configs/nas_bench_201/quickstart.yaml", NB201Config,
+                                 [f"model.channels={channels}", "model.cells_per_stage=1", f"seed={seed}"]))
     for epoch, state in ((0, state0), ("last", state_t)):
         save_checkpoint(checkpoint_path(run_dir, epoch), {"format": FORMAT_VERSION, "space": NAME, "config": config,
                                                           "epoch": 0 if epoch == 0 else 1, "model": state})

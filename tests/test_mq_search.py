@@ -66,6 +66,9 @@ def test_three_workers_give_exactly_the_local_result(setup):
         local = search(s["cfg"], s["run"], out_dir=s["tmp"] / "local")
     finally:
         logs = workers.stop()
+    remote_config, local_config = remote.pop("config"), local.pop("config")  # each records its own config
+    assert remote_config["search"].pop("evaluator") == "rabbitmq" and local_config["search"].pop("evaluator") == "local"
+    assert remote_config == local_config
     assert remote == local and remote["evaluated"] == 180 and remote["failed"] == []
     scored = [final_counts(log).get("scored", 0) for log in logs]
     assert sum(scored) == 180 and min(scored) > 0  # every candidate scored once, by all three workers

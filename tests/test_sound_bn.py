@@ -52,7 +52,8 @@ def relative_error(value, exact):
 
 
 def test_float32_statistics_as_accurate_as_the_nchw_kernel():
-    x64 = torch.randn(64, 16, 16, 16, dtype=torch.float64) * 2 + 0.5
+    torch.manual_seed(0)  # the NB201 supernet's first stage: batch 64, C=16, 32x32 (native NHWC error grows with N*H*W)
+    x64 = torch.randn(64, 16, 32, 32, dtype=torch.float64) * 2 + 0.5
     grad64 = torch.randn_like(x64)
     errors = {}
     for name, module, layout in (("nchw", nn.BatchNorm2d(16), torch.contiguous_format),

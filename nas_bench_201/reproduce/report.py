@@ -157,7 +157,8 @@ class StudyReport:
                      f"{t['tau_se']:.4f}" if t.get("tau_se") else "",
                      f"{t['accuracy_se']:.2f}" if t.get("accuracy_se") is not None else "",
                      f"{t['valid_images']} / {t['bn_images']}" if t.get("valid_images") else "",
-                     t.get("prepare_seconds", ""), t.get("seconds", "")] for t in self.taus]
+                     f"{t['prepare_seconds']:.0f}" if t.get("prepare_seconds") is not None else "",
+                     f"{t['seconds']:.1f}" if t.get("seconds") is not None else ""] for t in self.taus]
         return ["## Ranking correlation (Kendall tau vs benchmark test accuracy)", "", markdown_table(header, rows), "",
                 note + "Per supernet: `tau.csv`. Plot: `tau_per_method.png`.", "",
                 "### Per supernet", "", markdown_table(per_seed, per_rows), "",
@@ -241,16 +242,16 @@ class StudyReport:
                 stop = stop_epoch({e: v.get("consecutive") for e, v in per.items()}, threshold, rc.stability_patience)
                 final = per[last][t["dataset"]]
                 if stop is None:
-                    rows.append([threshold, name, last, "no stop", 0, f"{final:.4f}", "", ""])
+                    rows.append([f"{threshold:.2f}", name, last, "no stop", 0, f"{final:.4f}", "", ""])
                 else:
                     at = per[stop][t["dataset"]]
-                    rows.append([threshold, name, last, stop, last - stop, f"{final:.4f}", f"{at:.4f}", f"{final - at:+.4f}"])
+                    rows.append([f"{threshold:.2f}", name, last, stop, last - stop, f"{final:.4f}", f"{at:.4f}", f"{final - at:+.4f}"])
         lines += [f"### A stop on ranking stability (patience {rc.stability_patience})", "",
                   "Simulated on the per-epoch angles above: training stops at the first epoch whose angle ranking has "
                   f"agreed with the previous epoch's with tau >= threshold for {rc.stability_patience} epochs in a row "
                   "(`train.stability` does this during training).", "",
                   markdown_table(["threshold", "supernet", "epochs run", "stop at epoch", "epochs saved", "final tau",
-                                  "tau at the stop", "tau lost by stopping"], rows), ""]
+                                  "tau at the stop", "final tau minus tau at the stop"], rows), ""]
         return lines
 
     def training_section(self) -> list[str]:

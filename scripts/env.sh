@@ -17,6 +17,8 @@ if [ ! -f "$stamp" ] || ! grep -qxF -- "$(printf '%s' "$wanted" | cksum)" "$stam
     "$VENV/bin/python" -m pip install --quiet -r "$ROOT/requirements.txt" ${RLNAS_EXTRA_PACKAGES:-} >&2 \
         || { echo "error: pip install failed (see above)" >&2; exit 2; }
     printf '%s' "$wanted" | cksum >> "$stamp"
+    # the requirements alone are installed too: a plain stage script after the tests needs no install
+    printf '%s' "$(cat "$ROOT/requirements.txt"; echo)" | cksum >> "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"

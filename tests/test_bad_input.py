@@ -48,6 +48,11 @@ ENTRY_POINTS: dict[str, tuple[list[str], bool]] = {
     "darts.train_supernet.sh": (["scripts/darts/train_supernet.sh"], True),
     "mobilenet.flops.sh": (["scripts/mobilenet/flops.sh"], False),
 }
+# Every other wrapper in scripts/ gets the generic unknown-option case (they only forward arguments).
+for _wrapper in sorted((ROOT / "scripts").glob("*/*.sh")):
+    _name = str(_wrapper.relative_to(ROOT))
+    if not any(command == [_name] for command, _ in ENTRY_POINTS.values()):
+        ENTRY_POINTS[_name] = ([_name], False)
 
 NB201_QUICK = str(CONFIGS / "nas_bench_201" / "quickstart.yaml")
 DARTS_GENOTYPE = (
@@ -86,7 +91,8 @@ def _mkdir(name: str, mode: int | None = None) -> Callable[[Path], None]:
 def _generic_cases() -> list[Case]:
     cases = []
     for entry, (_, takes_config) in ENTRY_POINTS.items():
-        cases.append(Case(entry, ["--no-such-option"], "arguments"))  # unrecognized, or required missing
+        ddp = entry.endswith("_ddp.sh")  # NPROC CONFIG come first
+        cases.append(Case(entry, ["--no-such-option"], "NPROC CONFIG" if ddp else "arguments"))  # unrecognized, or required missing
         if takes_config:
             cases += [
                 Case(entry, ["--config", "missing.yaml"], "config file not found"),
@@ -150,6 +156,7 @@ CASES: list[Case] = [
          "is a file, not a directory", _write("file.txt", "keep me")),
     Case("nb201.train_supernet", ["--config", NB201_QUICK, "--run-dir", "locked/run"],
          "permission denied", _mkdir("locked", 0o555)),
+    Case("scripts/darts/train_supernet_ddp.sh", ["1", "missing.yaml"], "config file not found: missing.yaml"),
     # architecture strings
     Case("nb201.info", ["--arch", "|nor_conv_9x9~0|+|none~0|none~1|+|none~0|none~1|none~2|"],
          "unknown op 'nor_conv_9x9'"),

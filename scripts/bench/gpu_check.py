@@ -25,7 +25,6 @@ every check passed, 1 otherwise (the JSON says which).
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import copy
 import json
@@ -48,6 +47,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from common.bn import to_channels_last  # noqa: E402
+from common.cli import ArgumentParser, output_file  # noqa: E402
+from common.errors import UserError  # noqa: E402
 from common.checkpoint import load_checkpoint  # noqa: E402
 from common.config import load_config  # noqa: E402
 from common.seeding import numpy_rng  # noqa: E402
@@ -470,13 +471,14 @@ def summary(report: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="scripts/bench/gpu_check.sh", description=__doc__)
     parser.add_argument("out", help="JSON file to write")
     parser.add_argument("--device", default="cuda", help="cuda (default), or cpu to exercise the script itself")
     parser.add_argument("--tiny", action="store_true", help="tiny sizes (for the CPU test)")
     parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
                         help="DataLoader workers of the JPEG pipeline measurement")
     args = parser.parse_args(argv)
+    output_file(args.out, "OUT.json")
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         print(f"gpu_check: no CUDA device available (torch {torch.__version__}, CUDA build {torch.version.cuda}); "
@@ -507,4 +509,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except UserError as error:  # bad arguments: one line, exit code 2
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

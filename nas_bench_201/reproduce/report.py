@@ -265,14 +265,15 @@ class StudyReport:
             curve = training_curve(t["run_dir"])
             for epoch in sorted(curve):
                 c = curve[epoch]
-                rows.append([f"{t['dataset']} {t['labels']} s{t['train_seed']}", epoch, f"{c.get('loss', float('nan')):.4f}",
+                rows.append([f"{t['dataset']} {self.label(t['method'])} ({t['labels']}) s{t['train_seed']}", epoch,
+                             f"{c.get('loss', float('nan')):.4f}",
                              f"{c.get('train_acc', float('nan')):.2f}", f"{c.get('images_per_s', float('nan')):.0f}"])
         if not rows:
             return []
         lines = ["## Supernet training", "",
                  "Per epoch (TensorBoard `epoch/*`): mean loss and accuracy on the run's own labels (true or random) "
                  "of the sampled paths as trained, and throughput on this machine:", "",
-                 markdown_table(["supernet (labels, seed)", "epoch", "loss", "accuracy on its labels (%)", "images/s"], rows), ""]
+                 markdown_table(["supernet (first method using it, labels, seed)", "epoch", "loss", "accuracy on its labels (%)", "images/s"], rows), ""]
         held = [t for t in self.taus if t.get("mean_score") is not None and t["score"] == "val_acc"]
         if held:
             lines += ["Held-out accuracy of the final supernets (val_acc: inherited weights, BN re-calibrated), mean over "

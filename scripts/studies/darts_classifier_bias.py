@@ -10,14 +10,17 @@ the two rankings and the overlap of their top 1 / 10 / 100.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from common.correlation import correlate
-from common.seeding import numpy_rng
-from darts_search_space.angle import scorer_from_checkpoints
-from darts_search_space.space import random_arch, to_str
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # python scripts/studies/X.py from anywhere
+
+from common.correlation import correlate  # noqa: E402
+from common.seeding import numpy_rng  # noqa: E402
+from darts_search_space.angle import scorer_from_checkpoints  # noqa: E402
+from darts_search_space.space import random_arch, to_str  # noqa: E402
 
 
 def main() -> None:

@@ -10,15 +10,18 @@ Prints one line per epoch: mean, min and max accuracy (%) over the architectures
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from common.config import load_config
-from nas_bench_201.config import NB201Config
-from nas_bench_201.reproduce.config import subset_order
-from nas_bench_201.space import benchmark_archs
-from nas_bench_201.valacc import valacc_scorer
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # python scripts/studies/X.py from anywhere
+
+from common.config import load_config  # noqa: E402
+from common.scoring import valacc_scorer  # noqa: E402
+from nas_bench_201.config import NB201Config  # noqa: E402
+from nas_bench_201.reproduce.config import subset_order  # noqa: E402
+from nas_bench_201.space import SPACE, benchmark_archs  # noqa: E402
 
 
 def main() -> None:
@@ -34,7 +37,7 @@ def main() -> None:
     archs = benchmark_archs()[subset_order(args.archs, 0)]
     for path in sorted((args.run_dir / "checkpoints").glob("epoch_*.pt")):
         epoch = int(path.stem.split("_")[1])
-        scores = valacc_scorer(cfg, path)(archs)
+        scores = valacc_scorer(SPACE, cfg, path)(archs)
         print(f"epoch {epoch}: held-out accuracy {np.mean(scores):.2f}% (min {np.min(scores):.2f}, max {np.max(scores):.2f}, "
               f"{len(scores)} architectures)", flush=True)
 

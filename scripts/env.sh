@@ -7,18 +7,21 @@ if [ ! -x "$VENV/bin/python" ]; then
     echo "creating $VENV" >&2
     "${PYTHON:-python3}" -m venv "$VENV" || { echo "error: cannot create $VENV (python3 -m venv failed)" >&2; exit 2; }
 fi
-# Reinstall only when the wanted package list changed since the last successful install.
-wanted="$(cat "$ROOT/requirements.txt"; echo "${RLNAS_EXTRA_PACKAGES:-}")"
+# Install only what no earlier successful install recorded: the requirements file (by checksum) and
+# each extra package, one stamp line each, so any script after any other installs nothing it has.
 stamp="$VENV/.rlnas-installed"
-if [ ! -f "$stamp" ] || ! grep -qxF -- "$(printf '%s' "$wanted" | cksum)" "$stamp"; then
+wanted_lines() {
+    printf 'requirements %s\n' "$(cksum < "$ROOT/requirements.txt")"
+    for package in ${RLNAS_EXTRA_PACKAGES:-}; do printf 'package %s\n' "$package"; done
+}
+missing="$(wanted_lines | { if [ -f "$stamp" ]; then grep -vxF -f "$stamp" || true; else cat; fi; })"
+if [ -n "$missing" ]; then
     echo "installing requirements into $VENV (torch comes from the local wheel cache when present)" >&2
     "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2 || true
     # shellcheck disable=SC2086
     "$VENV/bin/python" -m pip install --quiet -r "$ROOT/requirements.txt" ${RLNAS_EXTRA_PACKAGES:-} >&2 \
         || { echo "error: pip install failed (see above)" >&2; exit 2; }
-    printf '%s' "$wanted" | cksum >> "$stamp"
-    # the requirements alone are installed too: a plain stage script after the tests needs no install
-    printf '%s' "$(cat "$ROOT/requirements.txt"; echo)" | cksum >> "$stamp"
+    wanted_lines >> "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"

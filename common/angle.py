@@ -23,12 +23,11 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint
+from .checkpoint import RUN_KEYS, load_checkpoint
 from .config import config_differences, differences_text
 from .errors import UserError
 
 logger = logging.getLogger("rlnas")
-_RUN_KEYS = ("seed", "data", "labels", "model", "train")  # what makes two checkpoints one run
 
 STAT_DOT, STAT_N0, STAT_NT = 0, 1, 2
 
@@ -131,8 +130,8 @@ def scorer_from_checkpoints(space: str, title: str, init_path, trained_path, ato
             torch.equal(init["model"][key], trained["model"][key]) for key in init["model"]):
         raise UserError(f"{init_path} and {trained_path} hold the same weights, so every angle would be 0: "
                         "give a run's epoch_0000.pt and a later checkpoint")
-    differences = config_differences({k: init["config"].get(k) for k in _RUN_KEYS},
-                                     {k: trained["config"].get(k) for k in _RUN_KEYS})
+    differences = config_differences({k: init["config"].get(k) for k in RUN_KEYS},
+                                     {k: trained["config"].get(k) for k in RUN_KEYS})
     if differences:
         logger.warning("warning: %s and %s come from different runs (%s): the angle measures more than training",
                        init_path, trained_path, differences_text(differences))

@@ -21,6 +21,7 @@ from .errors import UserError
 
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format", "space", "config", "epoch", "model")
+RUN_KEYS = ("seed", "data", "labels", "model", "train")  # the config sections that make the trained weights
 
 
 class UnreadableCheckpoint(UserError):

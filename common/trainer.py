@@ -33,7 +33,7 @@ from torch import nn
 
 from . import distributed
 from .bn import to_channels_last
-from .checkpoint import (FORMAT_VERSION, UnreadableCheckpoint, checkpoint_record, load_checkpoint, restore_rng_states,
+from .checkpoint import (FORMAT_VERSION, RUN_KEYS, UnreadableCheckpoint, checkpoint_record, load_checkpoint, restore_rng_states,
                          rng_states, save_checkpoint)
 from .config import config_differences, differences_text, dump_config, from_dict, parse_yaml, to_dict
 from .errors import UserError
@@ -185,7 +185,7 @@ def _training_signature(config: dict, schema: Optional[type] = None) -> dict:
     if schema is not None:
         with contextlib.suppress(UserError):
             config = to_dict(from_dict(schema, config))
-    signature = {key: config.get(key) for key in ("seed", "data", "labels", "model", "train")}
+    signature = {key: config.get(key) for key in RUN_KEYS}
     signature["train"] = {k: v for k, v in (signature["train"] or {}).items() if k not in TrainConfig.RESUME_FREE}
     return signature
 

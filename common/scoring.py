@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .angle import AngleScorer, scorer_from_checkpoints
+from .bn import to_channels_last
 from .checkpoint import load_checkpoint
 from .data import BatchAugment, build_datasets
 from .errors import UserError
@@ -137,6 +138,10 @@ def valacc_scorer(space: SearchSpace, cfg, trained: Path, datasets=None, metric:
         raise UserError(f"{trained}: not a supernet of the configured shape (model/search.strategy)") from None
     model.to(device)
     bn_batches, valid_x, valid_y, description = validation_data(cfg, num_classes, device, datasets)
+    if getattr(cfg.train, "channels_last", False):  # as trained: NHWC, same scores to float rounding, faster on CPU
+        model = to_channels_last(model)
+        bn_batches = [batch.contiguous(memory_format=torch.channels_last) for batch in bn_batches]
+        valid_x = valid_x.contiguous(memory_format=torch.channels_last)
     logger.info("val_acc: %s", description)
     scorer = SubnetAccuracy(model, lambda x, arch: model(x, arch), space.to_str, bn_batches, valid_x, valid_y,
                             cfg.search.val_acc.batch_size, metric)

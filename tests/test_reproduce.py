@@ -1,6 +1,7 @@
 """Every study of ``nas_bench_201.reproduce`` end to end at tiny scale, through its command line."""
 import csv
 import json
+import operator
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ def rows(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def test_table12_methods_a_to_d(study, nb201_table_path, monkeypatch):
+def test_table12_methods_a_to_d(study, nb201_table_path, monkeypatch, capsys):
     out = study("table12", """
 experiment: table12
 datasets: {cifar10: tiny.yaml}
@@ -84,6 +85,20 @@ tau_epochs: true
     again = study("table12", (out.parent / "table12.yaml").read_text())
     assert (again / "tau.csv").read_text() == (out / "tau.csv").read_text()
     assert [r["arch_str"] for r in rows(again / "search.csv")] == [r["arch_str"] for r in search]
+    # Rerunning one method keeps the others' results (training curves included) from results.json.
+    config = (out.parent / "table12.yaml").read_text()
+    kept = study("table12", config, "--set", "run_order=[C]", "--keep", str(out / "results.json"))
+    before, after = json.loads((out / "results.json").read_text()), json.loads((kept / "results.json").read_text())
+    key = operator.itemgetter("method", "train_seed")
+    assert sorted(map(key, after["tau"])) == sorted(map(key, before["tau"]))
+    assert {key(t): t["tau"] for t in after["tau"]} == {key(t): t["tau"] for t in before["tau"]}
+    assert [r["arch_str"] for r in after["search"] if r["method"] == "B"] == [r["arch_str"] for r in search if r["method"] == "B"]
+    assert all(sorted(t["training"]) == ["1", "2"] for t in after["tau"])
+    assert "| 2 |" in (kept / "report.md").read_text().split("## Supernet training")[1]
+    (out.parent / "other.yaml").write_text(config.replace("train.epochs=2", "train.epochs=3"))
+    assert run(reproduce.main, ["table12", "--config", str(out.parent / "other.yaml"), "--runs", str(out.parent / "runs"),
+                                "--out", str(out.parent / "other"), "--keep", str(out / "results.json")]) == 2
+    assert "a study with another 'set'" in capsys.readouterr().err
 
 
 def test_table6_label_modes_and_figure1_class_counts(study):

@@ -28,6 +28,9 @@ def main(argv=None) -> None:
                         help="override a study config value, e.g. --set 'train_seeds=[0,1]' (repeatable)")
     parser.add_argument("--runs", default="runs/reproduce", help="where supernet runs live (shared between studies)")
     parser.add_argument("--out", default=None, help="report folder (default: reports/nb201_<experiment>)")
+    parser.add_argument("--keep", action="append", default=[], metavar="RESULTS_JSON",
+                        help="an earlier study's results.json: its supernets that this study does not run are reported "
+                             "with this study's (e.g. rerun one method with --set 'run_order=[A]'); repeatable")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     config_path = Path(args.config) if args.config else EXPERIMENT_DIR / f"{args.experiment}_{args.preset}.yaml"
@@ -40,6 +43,8 @@ def main(argv=None) -> None:
     run_directory(args.runs, "--runs")
     setup_logging(Path(args.runs) / f"{args.experiment}_{args.preset}")
     study = Study(rc, config_path, Path(args.runs), out, "custom" if args.config else args.preset)
+    for results in args.keep:
+        logger.info("kept %d supernets' results from %s", study.keep(Path(results)), results)
     started = time.perf_counter()
     study.run()
     study.write_report()

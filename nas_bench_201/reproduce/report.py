@@ -18,6 +18,7 @@ from common.stability import stop_epoch
 
 from ..benchmark import DATASETS
 from ..space import NUM_ARCHS
+from .config import tau_subset
 
 DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16": "ImageNet16-120"}
 
@@ -121,7 +122,11 @@ class StudyReport:
         if not self.taus:
             return []
         paper_tau = paper()["tau"].get(rc.experiment, {})
-        n_subset = self.taus[0]["n_subset"]
+        n_subset = len(tau_subset(rc.tau_archs, rc.tau_seed))
+
+        def common(t: dict, key: str) -> float | None:  # results kept from a study over another subset: none
+            return t[key] if t["n_subset"] == n_subset else None
+
         subset = n_subset < NUM_ARCHS  # costly scores on a subset: show every method on it too
         header = ["method", "score"]
         for d in rc.datasets:
@@ -140,8 +145,8 @@ class StudyReport:
                 here = [t for t in mine if t["dataset"] == d]
                 ns = sorted({t["n"] for t in here})
                 row += [f"{mean_std([t['tau'] for t in here], 4)} ({', '.join(map(str, ns))})" if here else ""]
-                row += [mean_std([t["tau_subset"] for t in here], 4),
-                        mean_std([t["angle_tau_subset"] for t in here], 4)] if subset else []
+                row += [mean_std([common(t, "tau_subset") for t in here], 4),
+                        mean_std([common(t, "angle_tau_subset") for t in here], 4)] if subset else []
                 if here:
                     bars[DATASET_NAMES[d]][self.label(name)] = float(np.mean([t["tau"] for t in here]))
             row += [paper_tau.get(name, {}).get(d, "") for d in rc.datasets] if paper_tau else []
@@ -149,6 +154,9 @@ class StudyReport:
         bar_plot(bars, self.out / "tau_per_method.png", "Kendall tau", "Kendall tau per method")
         note = (f"The common subset is {n_subset} architectures drawn with seed {rc.tau_seed}; angle taus are over "
                 "the whole space. " if subset else "Over all 15,625 architectures. ")
+        if any(t["n_subset"] != n_subset for t in self.taus):
+            note += ("Supernets kept from an earlier study over another subset size are left out of the common-subset "
+                     "columns. ")
         if len(rc.train_seeds) > 1:
             note += "Cells with several supernets give mean+-std over the train seeds (population std). "
         per_seed = ["supernet", "score", "tau", "n", "tau s.e. (independent pairs)", "val_acc: s.e. of one accuracy (points)",
@@ -262,7 +270,7 @@ class StudyReport:
             if not t.get("run_dir") or t["run_dir"] in seen or "training_free" in Path(t["run_dir"]).name:
                 continue
             seen.add(t["run_dir"])
-            curve = training_curve(t["run_dir"])
+            curve = {int(e): v for e, v in t["training"].items()} if "training" in t else training_curve(t["run_dir"])
             for epoch in sorted(curve):
                 c = curve[epoch]
                 rows.append([f"{t['dataset']} {self.label(t['method'])} ({t['labels']}) s{t['train_seed']}", epoch,

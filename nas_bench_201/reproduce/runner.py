@@ -34,7 +34,7 @@ from ..search import load_table, search
 from ..space import NAME, NUM_ARCHS, benchmark_archs, to_str
 from ..supernet import build_supernet
 from .config import MethodConfig, ReproduceConfig, expand_methods, subset_order, tau_subset
-from .report import StudyReport
+from .report import StudyReport, training_curve
 
 logger = logging.getLogger("rlnas")
 MEMO_EVERY = 10  # val_acc scores are saved every this many architectures (a long scoring resumes)
@@ -93,6 +93,40 @@ class Study(StudyReport):
         self.scorers: dict[tuple, object] = {}
         self.records: list[dict] = []  # one per (dataset, method, train seed, search seed)
         self.taus: list[dict] = []  # one per (dataset, method, train seed)
+
+    def jobs(self, dataset: str) -> list[tuple[str, int]]:
+        """``(method, train seed)`` in the order this study runs them on ``dataset``."""
+        order = self.rc.run_order or list(self.methods)
+        for name in order:
+            if name not in self.methods:
+                raise UserError(f"run_order: unknown method '{name}'")
+        seeds = {name: self.methods[name].train_seeds or self.rc.train_seeds for name in order}
+        if self.rc.seed_order == "seed":
+            return [(name, seed) for seed in self.rc.train_seeds for name in order if seed in seeds[name]]
+        return [(name, seed) for name in order for seed in seeds[name]]
+
+    def keep(self, results: Path) -> int:
+        """Take over an earlier study's results (its ``results.json``) for every (dataset, method,
+        train seed) this study does not run, e.g. to rerun one method and report it with the rest.
+        The earlier study must have the same experiment, datasets and settings; returns the supernets kept."""
+        try:
+            earlier = json.loads(Path(results).read_text())
+            config, records, taus = earlier["config"], earlier["search"], earlier["tau"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise UserError(f"--keep {results}: not a study's results.json ({error})") from None
+        mine = to_dict(self.rc)
+        for key in ("experiment", "datasets", "set", "scale"):
+            if config.get(key) != mine[key]:
+                raise UserError(f"--keep {results}: a study with another '{key}' ({config.get(key)!r}), not this one's")
+        for name, method in config.get("methods", {}).items():
+            if name in mine["methods"] and method.get("set") != mine["methods"][name]["set"]:
+                raise UserError(f"--keep {results}: method {name} had other settings ({method.get('set')})")
+        planned = {(d, name, seed) for d in self.rc.datasets for name, seed in self.jobs(d)}
+        kept = [t for t in taus if (t["dataset"], t["method"], t["train_seed"]) not in planned and t["method"] in self.methods]
+        keys = {(t["dataset"], t["method"], t["train_seed"]) for t in kept}
+        self.taus += kept
+        self.records += [r for r in records if (r["dataset"], r["method"], r["train_seed"]) in keys]
+        return len(kept)
 
     # ------------------------------------------------------------------ runs
 
@@ -161,17 +195,8 @@ class Study(StudyReport):
         self.table = load_table(self.experiment_config(first, next(iter(self.methods.values())), self.rc.train_seeds[0]))
         if self.table is None:
             raise UserError("no NAS-Bench-201 table: set RLNAS_NB201_TABLE or RLNAS_DATA (or benchmark.table)")
-        order = self.rc.run_order or list(self.methods)
-        for name in order:
-            if name not in self.methods:
-                raise UserError(f"run_order: unknown method '{name}'")
         for dataset in self.rc.datasets:
-            seeds = {name: self.methods[name].train_seeds or self.rc.train_seeds for name in order}
-            if self.rc.seed_order == "seed":
-                jobs = [(name, seed) for seed in self.rc.train_seeds for name in order if seed in seeds[name]]
-            else:
-                jobs = [(name, seed) for name in order for seed in seeds[name]]
-            for name, seed in jobs:
+            for name, seed in self.jobs(dataset):
                 started = time.perf_counter()
                 self.run_method(dataset, name, self.methods[name], seed)
                 self.taus[-1]["total_seconds"] = round(time.perf_counter() - started, 1)
@@ -256,6 +281,8 @@ class Study(StudyReport):
             entry["transfer"] = {d: correlate(scores, self.table.metric(f"{d}_test")).kendall_tau for d in DATASETS}
         if full and self.rc.tau_epochs and not method.training_free:
             entry["epochs"] = angle_by_epoch(run_dir, init, self.table, cfg.angle.weights)
+        if run_dir is not None and not method.training_free:  # kept in results.json: a report outlives the runs
+            entry["training"] = {str(e): v for e, v in training_curve(str(run_dir)).items()}
         if full and not method.training_free and seed == self.rc.train_seeds[0]:
             self.scatter(dataset, name, scores)
         self.taus.append(entry)

@@ -1,6 +1,6 @@
 """The benchmark's re-implementation of the released NB201 supernet step computes what ours computes.
 
-Ours skips ``none`` edges, shares a node's ReLU and pools as shifted sums, and ``train_step`` zeroes
+Ours skips ``none`` edges, shares a node's ReLU and pools as a depthwise convolution, and ``train_step`` zeroes
 gradients with ``set_to_none=True``: in float64 the losses and weights must agree to rounding. The
 released ``zero_grad()`` (PyTorch 1.x) zeroes gradients in place instead, so a weight used by an
 earlier step keeps a zero gradient and SGD keeps applying momentum and weight decay to it while it

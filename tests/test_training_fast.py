@@ -86,7 +86,7 @@ def test_optimised_forward_in_float32_gives_the_plain_gradients():
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 1, 1), (2, 3, 1, 6), (3, 4, 2, 7), (2, 5, 9, 8)])
-def test_pooling_as_shifted_sums_equals_avg_pool2d_forward_and_backward(shape):
+def test_pooling_as_a_depthwise_convolution_equals_avg_pool2d_forward_and_backward(shape):
     x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
     reference = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
     grad = torch.randn(shape, dtype=torch.float64)
@@ -94,6 +94,11 @@ def test_pooling_as_shifted_sums_equals_avg_pool2d_forward_and_backward(shape):
     assert torch.allclose(ours, theirs, atol=1e-12)
     assert torch.allclose(torch.autograd.grad(ours, x, grad)[0], torch.autograd.grad(theirs, x, grad)[0], atol=1e-12)
     assert torch.autograd.gradcheck(avg_pool_3x3, (x,))
+    # float32 NHWC (the training layout): same values to float rounding, and the output stays NHWC
+    nhwc = x.detach().float().contiguous(memory_format=torch.channels_last)
+    out = avg_pool_3x3(nhwc)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(out.double(), theirs.detach(), atol=1e-5)
 
 
 def tiny_config(extra=()):

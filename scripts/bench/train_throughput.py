@@ -6,18 +6,20 @@ uint8 images, 32x32, served by ``InMemoryLoader`` with ``BatchAugment``: crop pa
 normalisation; uniform random labels):
 
 - released: our re-implementation of the released step (``_released_step.py``: per-op ReLU-Conv-BN,
-  ``x*0`` for ``none``, ``nn.AvgPool2d(count_include_pad=False)``, Python ``random`` paths,
-  per-parameter SGD). Every figure is printed as a ratio to it;
+  ``x*0`` for ``none``, ``nn.AvgPool2d(count_include_pad=False)``, per-parameter SGD; its Python ``random``
+  sampler only where no path is given). Every figure is printed as a ratio to it;
 - plain: our supernet's op-by-op forward (``model.optimised = False``), per-parameter SGD;
 - optimised NCHW: ``common.trainer.train_step`` and the optimised forward (shared ReLU per node,
-  pooling as shifted sums, foreach SGD), NCHW tensors; ``--amp`` adds autocast;
+  pooling as a depthwise convolution, foreach SGD), NCHW tensors; ``--amp`` adds autocast;
 - optimised NHWC: the same in channels_last with ``common.bn.SoundBatchNorm2d`` (``to_channels_last``,
   what ``train.channels_last: true``, the NAS-Bench-201 configs' setting, does);
 - entry point: the real training loop (``SupernetTrainer``: LR schedule, path sampling, loss and
   accuracy accumulated on the device, progress) with the NHWC step, ``--steps`` steps per epoch.
 
-The variants alternate in rounds, so that a machine whose load changes treats them alike; the
-median round is reported. ``--thread-study`` also times the optimised step at 1 and 2 threads, alone
+The variants alternate in rounds, so that a machine whose load changes treats them alike, and
+within a round the released, plain and optimised variants train the same random paths (drawn once
+per round by the supernet's sampler, the released sampler's distribution), so that each ratio
+compares equal work; the median round is reported. ``--thread-study`` also times the optimised step at 1 and 2 threads, alone
 and beside one busy single-threaded process (OpenMP oversubscription).
 
 Run from the project root:  python scripts/bench/train_throughput.py [--thread-study]
@@ -76,14 +78,15 @@ class Variant:
         self.step_s: list[float] = []
         self.cpu_s: list[float] = []  # process CPU time per step: steadier than wall time on a shared machine
 
-    def step(self) -> None:
+    def step(self, path=None) -> None:
+        """One training step on ``path`` (one row of 6 op codes per search cell; None: drawn)."""
         raise NotImplementedError
 
-    def round(self, steps: int) -> float:
+    def round(self, steps: int, paths=None) -> float:
         synchronize(self.device)
         start, cpu = time.perf_counter(), time.process_time()
-        for _ in range(steps):
-            self.step()
+        for index in range(steps):
+            self.step(None if paths is None else paths[index])
         synchronize(self.device)
         seconds = (time.perf_counter() - start) / steps
         self.step_s.append(seconds)
@@ -100,9 +103,9 @@ class Released(Variant):
         self.optimizer = released_optimizer(self.model)
         self.stream, self.rng = endless_batches(loader), random.Random(seed)
 
-    def step(self) -> None:
+    def step(self, path=None) -> None:
         images, labels = next(self.stream)
-        released_step(self.model, self.optimizer, images, labels, rng=self.rng)
+        released_step(self.model, self.optimizer, images, labels, None if path is None else path.tolist(), rng=self.rng)
 
 
 class Ours(Variant):
@@ -121,12 +124,12 @@ class Ours(Variant):
         self.paths = numpy_rng(seed, "paths", 0)
         self.data_s: list[float] = []  # the data path: indexing, batched augmentation, random labels
 
-    def step(self) -> None:
+    def step(self, path=None) -> None:
         start = time.perf_counter()
         images, labels = next(self.stream)
         synchronize(self.device)
         self.data_s.append(time.perf_counter() - start)
-        path = self.model.sample_path(self.paths)
+        path = self.model.sample_path(self.paths) if path is None else path
         if self.optimised:
             train_step(self.model, self.optimizer, images, labels, path, self.cfg, self.scaler)
         else:
@@ -147,10 +150,10 @@ class EntryPoint(Variant):
                                        space="nas_bench_201", seed=seed, run_dir=run_dir, device=device)
         self.epoch = 0
 
-    def step(self) -> None:  # a round is a whole epoch; a single step is a 1-step epoch's share
+    def step(self, path=None) -> None:  # a round is a whole epoch; a single step is a 1-step epoch's share
         self.round(self.steps)
 
-    def round(self, steps: int) -> float:
+    def round(self, steps: int, paths=None) -> float:  # its own paths: the trainer draws them
         synchronize(self.device)
         start, cpu = time.perf_counter(), time.process_time()
         self.epoch += 1
@@ -322,9 +325,11 @@ def main(argv=None) -> dict:
                 variant.step()
             variant.step_s.clear()
             variant.cpu_s.clear()
+        path_rng = numpy_rng(args.seed, "round paths", 0)
         for _ in range(args.rounds):
+            paths = [model.sample_path(path_rng) for _ in range(args.steps)]  # the same work for every variant
             for variant in variants:
-                variant.round(args.steps)
+                variant.round(args.steps, paths)
         seconds = {v.name: statistics.median(v.step_s) for v in variants}
         cpu = {v.name: statistics.median(v.cpu_s) for v in variants}
         best = {v.name: min(v.step_s) for v in variants}  # the least disturbed round of each

@@ -2,7 +2,6 @@
 ``float()``, ``tolist``, ``cpu``, ...) only at log points and epoch ends. Counted on CPU by patching
 those methods: the count of a whole run must not grow with the number of steps per epoch."""
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -10,9 +9,8 @@ import torch
 from torch import nn
 
 from common.config import from_dict, load_config
-from common.data import DataConfig
 from common.kernels import sgd_kernels
-from common.retrain import RetrainConfig, retrain
+from common.retrain import RetrainExperiment, retrain
 from common.training import train_supernet
 from nas_bench_201.config import NB201Config
 from nas_bench_201.supernet import build_supernet
@@ -67,18 +65,11 @@ class Net(nn.Module):
         return self.body(x)
 
 
-@dataclass
-class Experiment:
-    seed: int = 0
-    device: str = "cpu"
-    data: DataConfig = field(default_factory=DataConfig)
-    train: RetrainConfig = field(default_factory=RetrainConfig)
-
-
 def test_retraining_reads_no_tensor_per_step(tmp_path, count_reads):
     runs = {}
     for steps in (2, 6):
-        cfg = from_dict(Experiment, {
+        cfg = from_dict(RetrainExperiment, {
+            "device": "cpu",
             "data": {"dataset": "synthetic", "synthetic": {"num_images": 64, "num_test_images": 8, "image_size": 8}},
             "train": {"epochs": 1, "batch_size": 8, "cutout": 4, "log_every": 1000, "max_steps_per_epoch": steps,
                       "eval_batch_size": 8}})

@@ -1,16 +1,13 @@
 """common/retrain.py: Cutout, top-k evaluation, drop-path schedule, auxiliary loss and exact resume."""
 import json
-from dataclasses import dataclass, field
 
 import pytest
 import torch
 from torch import nn
 
 from common.config import from_dict
-from common.data import DataConfig
 from common.errors import UserError
-from common.retrain import cutout, evaluate_top_k, retrain
-from common.retrain import RetrainConfig
+from common.retrain import RetrainExperiment, cutout, evaluate_top_k, retrain
 from darts_search_space.ops import drop_path
 
 
@@ -46,14 +43,6 @@ def test_top_k_against_a_direct_count():
     assert got["images"] == 50
 
 
-@dataclass
-class Experiment:
-    seed: int = 0
-    device: str = "cpu"
-    data: DataConfig = field(default_factory=DataConfig)
-    train: RetrainConfig = field(default_factory=RetrainConfig)
-
-
 class TinyNet(nn.Module):
     """Conv features with dropout and drop path, a classifier and an auxiliary classifier in training."""
 
@@ -76,7 +65,7 @@ def _config(**train):
     data = {"dataset": "synthetic", "synthetic": {"num_images": 96, "num_test_images": 40, "image_size": 16}}
     base = {"epochs": 3, "batch_size": 32, "drop_path": 0.3, "cutout": 8, "label_smoothing": 0.1, "save_every": 1,
             "log_every": 1, "eval_batch_size": 20}
-    return from_dict(Experiment, {"seed": 3, "data": data, "train": {**base, **train}})
+    return from_dict(RetrainExperiment, {"seed": 3, "device": "cpu", "data": data, "train": {**base, **train}})
 
 
 def _run(cfg, run_dir, stop=None):

@@ -87,7 +87,7 @@ tau_epochs: true
     assert [r["arch_str"] for r in rows(again / "search.csv")] == [r["arch_str"] for r in search]
     # Rerunning one method keeps the others' results (training curves included) from results.json.
     config = (out.parent / "table12.yaml").read_text()
-    kept = study("table12", config, "--set", "run_order=[C]", "--keep", str(out / "results.json"))
+    kept = study("table12_kept", config, "--set", "run_order=[C]", "--keep", str(out / "results.json"))
     before, after = json.loads((out / "results.json").read_text()), json.loads((kept / "results.json").read_text())
     key = operator.itemgetter("method", "train_seed")
     assert sorted(map(key, after["tau"])) == sorted(map(key, before["tau"]))
@@ -95,6 +95,19 @@ tau_epochs: true
     assert [r["arch_str"] for r in after["search"] if r["method"] == "B"] == [r["arch_str"] for r in search if r["method"] == "B"]
     assert all(sorted(t["training"]) == ["1", "2"] for t in after["tau"])
     assert "| 2 |" in (kept / "report.md").read_text().split("## Supernet training")[1]
+    # The report keeps the val_acc scores; a fresh runs folder retrains the same weights and reuses them.
+    scores = out / "val_acc_scores"
+    assert sorted(len(json.loads(f.read_text())) >= 12 for f in scores.glob("val_acc-*.json")) == [True, True]
+    fresh = study("table12_fresh", config, "--set", "run_order=[A]", "--runs", str(out.parent / "fresh_runs"), "--scores", str(scores))
+    assert [r["tau"] for r in rows(fresh / "tau.csv")] == [tau["A"]["tau"]]
+    broken = out.parent / "broken_scores"
+    broken.mkdir()
+    for f in scores.glob("*.json"):
+        (broken / f.name).write_text("[1, 2]")
+    for folder, message in ((broken, "not a val_acc score file"), (out.parent / "none", "not a directory")):
+        assert run(reproduce.main, ["table12", "--config", str(out.parent / "table12.yaml"), "--runs",
+                                    str(out.parent / "fresh_runs"), "--out", str(out.parent / "b"), "--scores", str(folder)]) == 2
+        assert message in capsys.readouterr().err
     (out.parent / "other.yaml").write_text(config.replace("train.epochs=2", "train.epochs=3"))
     assert run(reproduce.main, ["table12", "--config", str(out.parent / "other.yaml"), "--runs", str(out.parent / "runs"),
                                 "--out", str(out.parent / "other"), "--keep", str(out / "results.json")]) == 2

@@ -31,6 +31,9 @@ def main(argv=None) -> None:
     parser.add_argument("--keep", action="append", default=[], metavar="RESULTS_JSON",
                         help="an earlier study's results.json: its supernets that this study does not run are reported "
                              "with this study's (e.g. rerun one method with --set 'run_order=[A]'); repeatable")
+    parser.add_argument("--scores", action="append", default=[], metavar="DIR",
+                        help="val_acc scores kept elsewhere (an earlier report's val_acc_scores/), used where a "
+                             "supernet's weights are the same as theirs; repeatable")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     config_path = Path(args.config) if args.config else EXPERIMENT_DIR / f"{args.experiment}_{args.preset}.yaml"
@@ -42,7 +45,11 @@ def main(argv=None) -> None:
     out = run_directory(Path(args.out) if args.out else Path("reports") / f"nb201_{args.experiment}", "--out")
     run_directory(args.runs, "--runs")
     setup_logging(Path(args.runs) / f"{args.experiment}_{args.preset}")
-    study = Study(rc, config_path, Path(args.runs), out, "custom" if args.config else args.preset)
+    for folder in args.scores:
+        if not Path(folder).is_dir():
+            raise UserError(f"--scores {folder}: not a directory")
+    study = Study(rc, config_path, Path(args.runs), out, "custom" if args.config else args.preset,
+                  tuple(Path(d) for d in args.scores))
     for results in args.keep:
         logger.info("kept %d supernets' results from %s", study.keep(Path(results)), results)
     started = time.perf_counter()

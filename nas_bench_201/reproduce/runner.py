@@ -44,6 +44,15 @@ def _digest(data) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
+def _read_scores(path: Path) -> dict[str, float]:
+    """A val_acc score file: ``{architecture string: score}``."""
+    try:
+        scores = json.loads(path.read_text())
+        return {str(arch): float(score) for arch, score in scores.items()}
+    except (OSError, ValueError, TypeError, AttributeError) as error:
+        raise UserError(f"{path}: not a val_acc score file ({error})") from None
+
+
 def init_supernet_checkpoint(cfg: NB201Config, scheme: str, seed: int, path: Path, num_classes: int,
                              params: str = "conv_linear") -> None:
     """An untrained supernet whose conv/linear weights are drawn by ``scheme`` (Kaiming normal or uniform).
@@ -86,8 +95,12 @@ def angle_by_epoch(run_dir: Path, init: Path, table: BenchmarkTable, weights: st
 
 
 class Study(StudyReport):
-    def __init__(self, rc: ReproduceConfig, config_path: Path, runs: Path, out: Path, preset: str):
+    def __init__(self, rc: ReproduceConfig, config_path: Path, runs: Path, out: Path, preset: str,
+                 score_dirs: tuple[Path, ...] = ()):
         self.rc, self.config_path, self.runs, self.out, self.preset = rc, config_path, runs, out, preset
+        # val_acc scores kept elsewhere (e.g. an earlier report's val_acc_scores/): used for a supernet
+        # whose weights digest (in the file name) matches, so a retrained identical supernet resumes
+        self.score_dirs = tuple(Path(d) for d in score_dirs)
         self.methods = expand_methods(rc)
         self.table: BenchmarkTable | None = None
         self.scorers: dict[tuple, object] = {}
@@ -174,8 +187,11 @@ class Study(StudyReport):
         if key not in self.scorers:
             scorer = self.scorers[key] = build_scorer(cfg, init, trained)
             memo = self.memo_path(run_dir, cfg, scorer)
-            if memo is not None and memo.is_file():  # val_acc scores of an earlier (or parallel) run
-                scorer.cache.update({k: float(v) for k, v in json.loads(memo.read_text()).items()})
+            # val_acc scores of an earlier (or parallel) run of this supernet, then of the same weights elsewhere
+            for path in (memo, *(d / memo.name for d in self.score_dirs)) if memo is not None else ():
+                if path.is_file():
+                    for arch, score in _read_scores(path).items():
+                        scorer.cache.setdefault(arch, score)
         return self.scorers[key]
 
     @staticmethod
@@ -187,8 +203,9 @@ class Study(StudyReport):
 
     def save_memo(self, run_dir: Path | None, cfg: NB201Config, scorer) -> None:
         memo = self.memo_path(run_dir, cfg, scorer)
-        if memo is not None:
-            atomic_write_text(memo, json.dumps(scorer.cache, sort_keys=True))
+        if memo is not None:  # beside the supernet, and in the report (whose folder outlives the runs)
+            for path in (memo, self.out / "val_acc_scores" / memo.name):
+                atomic_write_text(path, json.dumps(scorer.cache, sort_keys=True))
 
     def run(self) -> None:
         first = next(iter(self.rc.datasets))

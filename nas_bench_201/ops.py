@@ -70,8 +70,8 @@ def _pool_constants(like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def avg_pool_3x3(x: torch.Tensor) -> torch.Tensor:
     """``nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)(x)`` for a 4-D ``x``: the
     zero-padded 3x3 window sums as a depthwise convolution with an all-ones kernel, times the
-    reciprocal window sizes. Forward and backward together are about 2x faster than the pooling
-    kernel on CPU in either memory format (and than shifted sums); same numbers up to float rounding."""
+    reciprocal window sizes: up to 2.5x faster than the pooling kernel forward and backward on CPU
+    (docs/decisions.md item 25); same numbers up to float rounding."""
     ones, reciprocal = _pool_constants(x)
     return F.conv2d(x, ones, padding=1, groups=x.shape[1]) * reciprocal
 
@@ -130,7 +130,8 @@ def run_cell(x, ops, edge_module, optimised: bool = True, none_as_zero: bool = F
 
     ``none`` edges cost nothing, and neither does a node whose value reaches the output only through
     ``none`` edges (a dead end: it changes no output and receives no gradient); ``skip_connect``
-    passes the tensor through; a node without any non-``none`` input is zero. ``edge_module(edge, code)`` returns the module of a weighted op.
+    passes the tensor through; a node without any non-``none`` input is zero.
+    ``edge_module(edge, code)`` returns the module of a weighted op.
     ``optimised`` computes the ReLU in front of a node's convolutions once for all of them; ``False``
     is the plain op-by-op evaluation (same numbers; kept for the tests and the benchmark).
     ``none_as_zero`` computes ``none`` as the released ``x * 0``: the same output, but an op whose

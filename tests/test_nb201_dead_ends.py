@@ -41,6 +41,11 @@ def test_dead_end_op_moves_by_weight_decay_and_momentum_only_when_trained():
         # w - lr * (1 + momentum) * weight_decay * w (momentum buffer = weight_decay * w)
         expected = w - cfg.lr * (1 + cfg.momentum) * cfg.weight_decay * w
         assert torch.allclose(train[name], expected, rtol=0, atol=1e-15) and not torch.equal(train[name], w)
+    # its BN statistics: skipped, the op never runs; trained as released, they follow its batches
+    statistics = [k for k in before if ".edges.1<-0.3.op.2." in k]
+    assert len(statistics) == 9
+    for name in statistics:
+        assert torch.equal(skip[name], before[name]) and not torch.equal(train[name], before[name]), name
     for name in before:  # every other parameter and statistic takes the same step in both modes
-        if name not in dead:
+        if name not in dead + statistics:
             assert torch.allclose(skip[name], train[name], rtol=0, atol=1e-13), name

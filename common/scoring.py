@@ -138,7 +138,7 @@ def valacc_scorer(space: SearchSpace, cfg, trained: Path, datasets=None, metric:
         raise UserError(f"{trained}: not a supernet of the configured shape (model/search.strategy)") from None
     model.to(device)
     bn_batches, valid_x, valid_y, description = validation_data(cfg, num_classes, device, datasets)
-    if getattr(cfg.train, "channels_last", False):  # as trained: NHWC, same scores to float rounding, faster on CPU
+    if cfg.train.channels_last:  # as trained: NHWC, same scores to float rounding, faster on CPU
         model = to_channels_last(model)
         bn_batches = [batch.contiguous(memory_format=torch.channels_last) for batch in bn_batches]
         valid_x = valid_x.contiguous(memory_format=torch.channels_last)

@@ -48,8 +48,7 @@ def main(argv=None) -> None:
     for folder in args.scores:
         if not Path(folder).is_dir():
             raise UserError(f"--scores {folder}: not a directory")
-    study = Study(rc, config_path, Path(args.runs), out, "custom" if args.config else args.preset,
-                  tuple(Path(d) for d in args.scores))
+    study = Study(rc, config_path, Path(args.runs), out, "custom" if args.config else args.preset, args.scores)
     for results in args.keep:
         logger.info("kept %d supernets' results from %s", study.keep(Path(results)), results)
     started = time.perf_counter()

@@ -44,6 +44,11 @@ def _digest(data) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
+def _supernet(entry: dict) -> tuple[str, str, int]:
+    """The supernet a result belongs to: ``(dataset, method, train seed)``."""
+    return entry["dataset"], entry["method"], entry["train_seed"]
+
+
 def _read_scores(path: Path) -> dict[str, float]:
     """A val_acc score file: ``{architecture string: score}``."""
     try:
@@ -96,7 +101,7 @@ def angle_by_epoch(run_dir: Path, init: Path, table: BenchmarkTable, weights: st
 
 class Study(StudyReport):
     def __init__(self, rc: ReproduceConfig, config_path: Path, runs: Path, out: Path, preset: str,
-                 score_dirs: tuple[Path, ...] = ()):
+                 score_dirs=()):
         self.rc, self.config_path, self.runs, self.out, self.preset = rc, config_path, runs, out, preset
         # val_acc scores kept elsewhere (e.g. an earlier report's val_acc_scores/): used for a supernet
         # whose weights digest (in the file name) matches, so a retrained identical supernet resumes
@@ -135,10 +140,10 @@ class Study(StudyReport):
             if name in mine["methods"] and method.get("set") != mine["methods"][name]["set"]:
                 raise UserError(f"--keep {results}: method {name} had other settings ({method.get('set')})")
         planned = {(d, name, seed) for d in self.rc.datasets for name, seed in self.jobs(d)}
-        kept = [t for t in taus if (t["dataset"], t["method"], t["train_seed"]) not in planned and t["method"] in self.methods]
-        keys = {(t["dataset"], t["method"], t["train_seed"]) for t in kept}
+        kept = [t for t in taus if _supernet(t) not in planned and t["method"] in self.methods]
+        keys = set(map(_supernet, kept))
         self.taus += kept
-        self.records += [r for r in records if (r["dataset"], r["method"], r["train_seed"]) in keys]
+        self.records += [r for r in records if _supernet(r) in keys]
         return len(kept)
 
     # ------------------------------------------------------------------ runs
@@ -204,8 +209,9 @@ class Study(StudyReport):
     def save_memo(self, run_dir: Path | None, cfg: NB201Config, scorer) -> None:
         memo = self.memo_path(run_dir, cfg, scorer)
         if memo is not None:  # beside the supernet, and in the report (whose folder outlives the runs)
+            text = json.dumps(scorer.cache, sort_keys=True)
             for path in (memo, self.out / "val_acc_scores" / memo.name):
-                atomic_write_text(path, json.dumps(scorer.cache, sort_keys=True))
+                atomic_write_text(path, text)
 
     def run(self) -> None:
         first = next(iter(self.rc.datasets))

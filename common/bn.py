@@ -54,24 +54,26 @@ class _ChannelsLastBatchNorm(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, eps):
-        channels = x.shape[1]
-        rows = x.permute(0, 2, 3, 1).reshape(-1, channels)  # a view of an NHWC tensor
-        mean = rows.sum(0) / rows.shape[0]
-        var = (rows - mean).square_().sum(0) / rows.shape[0]
-        invstd = torch.rsqrt(var + eps)
+        rows = x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])  # a view of an NHWC tensor
+        mean = rows.mean(0)
+        var = (rows - mean).square_().mean(0)
         out = F.batch_norm(x, mean, var, weight, bias, training=False, momentum=0.0, eps=eps)
         ctx.eps = eps
-        ctx.save_for_backward(x, weight, mean, invstd)
+        ctx.set_materialize_grads(False)  # the statistics take no gradient: no zero tensors for them
+        ctx.save_for_backward(x, weight, mean, var)
         ctx.mark_non_differentiable(mean, var)
         return out, mean, var
 
     @staticmethod
     def backward(ctx, grad, _mean_grad, _var_grad):
-        x, weight, mean, invstd = ctx.saved_tensors
+        if grad is None:
+            return None, None, None, None
+        x, weight, mean, var = ctx.saved_tensors
         needs = [ctx.needs_input_grad[0], weight is not None and ctx.needs_input_grad[1],
                  weight is not None and ctx.needs_input_grad[2]]
         grad_x, grad_weight, grad_bias = torch.ops.aten.native_batch_norm_backward(
-            grad.contiguous(memory_format=torch.channels_last), x, weight, None, None, mean, invstd, True, ctx.eps, needs)
+            grad.contiguous(memory_format=torch.channels_last), x, weight, None, None, mean,
+            (var + ctx.eps).rsqrt_(), True, ctx.eps, needs)
         return grad_x, grad_weight, grad_bias, None
 
 
@@ -97,8 +99,8 @@ class SoundBatchNorm2d(nn.BatchNorm2d):
                 self.num_batches_tracked.add_(1)
                 factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
                 count = x.numel() // x.shape[1]
-                self.running_mean.mul_(1 - factor).add_(mean, alpha=factor)
-                self.running_var.mul_(1 - factor).add_(var * (count / (count - 1)), alpha=factor)
+                self.running_mean.lerp_(mean, factor)
+                self.running_var.lerp_(var * (count / (count - 1)), factor)  # the unbiased variance, as PyTorch
         return out
 
 

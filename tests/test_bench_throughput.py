@@ -25,6 +25,8 @@ def test_benchmark_runs_every_variant_roofline_and_thread_study(capsys, restore_
     assert set(results["seconds_per_step"]) == {"released", "plain", "optimised NCHW", "optimised NHWC", "entry point"}
     assert results["ratio_to_released"]["released"] == 1.0 and 0 < results["data_share"] < 1
     assert results["best_round_ratio_to_released"]["released"] == 1.0
+    assert results["paired_ratio_to_released"]["released"] == 1.0
+    assert all(r > 0 for r in results["paired_ratio_to_released"].values())
     assert all(s > 0 for s in results["seconds_per_step"].values())
     assert results["step_gflop"] > 0 and results["matmul_gflops"] > 0 and len(results["conv_gflops"]) == 3
     for variant in ("released", "optimised"):

@@ -49,7 +49,7 @@ def _supernet(entry: dict) -> tuple[str, str, int]:
     return entry["dataset"], entry["method"], entry["train_seed"]
 
 
-def _read_scores(path: Path) -> dict[str, float]:
+def read_scores(path: Path) -> dict[str, float]:
     """A val_acc score file: ``{architecture string: score}``."""
     try:
         scores = json.loads(path.read_text())
@@ -195,7 +195,7 @@ class Study(StudyReport):
             # val_acc scores of an earlier (or parallel) run of this supernet, then of the same weights elsewhere
             for path in (memo, *(d / memo.name for d in self.score_dirs)) if memo is not None else ():
                 if path.is_file():
-                    for arch, score in _read_scores(path).items():
+                    for arch, score in read_scores(path).items():
                         scorer.cache.setdefault(arch, score)
         return self.scorers[key]
 

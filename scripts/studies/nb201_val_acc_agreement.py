@@ -8,8 +8,6 @@ Each file is a val_acc score memo of the study (``val_acc_scores/val_acc-*.json`
 """
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -17,17 +15,20 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # python scripts/studies/X.py from anywhere
 
+from common.cli import ArgumentParser, run  # noqa: E402
 from common.correlation import correlate  # noqa: E402
 from nas_bench_201.benchmark import BenchmarkTable, find_table  # noqa: E402
 from nas_bench_201.encoding import from_str, index_of  # noqa: E402
+from nas_bench_201.reproduce.runner import read_scores  # noqa: E402
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None) -> None:
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scores", type=Path, nargs=2)
     parser.add_argument("--metric", default="cifar10_test", help="benchmark column the rankings are compared with")
-    args = parser.parse_args()
-    memos = [json.loads(path.read_text()) for path in args.scores]
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    args = parser.parse_args(argv)
+    memos = [read_scores(path) for path in args.scores]
     common = [arch for arch in memos[0] if arch in memos[1]]
     truth = BenchmarkTable.load(find_table(None)).metric(args.metric)[[index_of(from_str(arch)) for arch in common]]
     scores = [np.array([memo[arch] for arch in common]) for memo in memos]
@@ -39,4 +40,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

@@ -55,6 +55,7 @@ tau_epochs: true
     report = (out / "report.md").read_text()
     for text in ("A (SPOS)", "D (RLNAS)", "88.49 / 92.11", "0.5059", "Transfer", "during training"):
         assert text in report
+    assert "report written to" in (out.parent / "runs/table12/log.txt").read_text()  # the log is named after the config
     search = rows(out / "search.csv")
     assert len(search) == 8 and {r["method"] for r in search} == set("ABCD")
     tau = {r["method"]: r for r in rows(out / "tau.csv")}

@@ -1,18 +1,35 @@
-"""The study scripts under scripts/studies that need no trained supernet, on made-up score files."""
+"""The study scripts under scripts/studies: on made-up score files and on tiny supernets trained here."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from common.config import load_config
+from common.training import train_supernet
 from nas_bench_201.benchmark import BenchmarkTable, find_table
+from nas_bench_201.config import NB201Config
 from nas_bench_201.encoding import arch_of, to_str
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def agreement(*paths, check=False):
-    return subprocess.run([sys.executable, str(ROOT / "scripts/studies/nb201_val_acc_agreement.py"), *map(str, paths)],
+def study_script(name, *args, check=False):
+    return subprocess.run([sys.executable, str(ROOT / "scripts/studies" / name), *map(str, args)],
                           capture_output=True, text=True, check=check)
+
+
+def agreement(*paths, check=False):
+    return study_script("nb201_val_acc_agreement.py", *paths, check=check)
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr
 
 
 def test_val_acc_agreement_compares_two_memos_over_their_common_architectures(tmp_path):
@@ -35,6 +52,58 @@ def test_val_acc_agreement_reports_a_bad_score_file_in_one_line(tmp_path):
     good, bad = tmp_path / "good.json", tmp_path / "bad.json"
     good.write_text(json.dumps({to_str(arch_of(0)): 10.0}))
     bad.write_text("[1, 2]")
-    result = agreement(good, bad)
-    assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.strip().splitlines() == [result.stderr.strip()] and "not a val_acc score file" in result.stderr
+    assert_one_line_error(agreement(good, bad), "not a val_acc score file")
+
+
+@pytest.fixture(scope="module")
+def nb201_run(tmp_path_factory):
+    """A tiny NAS-Bench-201 supernet trained for 2 epochs with true labels, a checkpoint per epoch."""
+    from nas_bench_201.supernet import build_supernet
+
+    run_dir = tmp_path_factory.mktemp("nb201") / "run"
+    cfg = load_config(ROOT / "configs/nas_bench_201/quickstart.yaml", NB201Config,
+                      ["data.synthetic.num_images=128", "data.synthetic.image_size=16", "data.valid_fraction=0.5",
+                       "labels.mode=ground_truth", "model.channels=4", "train.epochs=2", "train.batch_size=32",
+                       "train.save_every=1"])
+    train_supernet(cfg, "nas_bench_201", lambda n: build_supernet(cfg.model, n), run_dir)
+    return run_dir, cfg
+
+
+def test_heldout_by_epoch_scores_every_saved_epoch_as_the_scorer_does(nb201_run):
+    from common.scoring import valacc_scorer
+    from nas_bench_201.reproduce.config import subset_order
+    from nas_bench_201.space import SPACE, benchmark_archs
+
+    run_dir, cfg = nb201_run
+    out = study_script("nb201_heldout_by_epoch.py", run_dir, "--archs", 3, "--valid-images", 32, "--bn-batches", 1,
+                       check=True).stdout.splitlines()
+    assert [line.split(":")[0] for line in out] == ["epoch 0", "epoch 1", "epoch 2"]
+    expected = valacc_scorer(SPACE, load_config(run_dir / "config.yaml", NB201Config, [
+        "search.val_acc.valid_images=32", "search.val_acc.bn_batches=1", "search.val_acc.batch_size=200"]),
+        run_dir / "checkpoints/epoch_0002.pt")(benchmark_archs()[subset_order(3, 0)])
+    mean, low, high = map(float, re.findall(r"([\d.]+)%? \(min ([\d.]+), max ([\d.]+)", out[-1])[0])
+    assert (mean, low, high) == (round(expected.mean(), 2), round(expected.min(), 2), round(expected.max(), 2))
+    assert out[-1].endswith("3 architectures)")
+
+
+def test_heldout_by_epoch_reports_bad_input_in_one_line(tmp_path, nb201_run):
+    assert_one_line_error(study_script("nb201_heldout_by_epoch.py", tmp_path), "no checkpoints/epoch_*.pt")
+    assert_one_line_error(study_script("nb201_heldout_by_epoch.py", nb201_run[0], "--archs", 0), "--archs")
+
+
+def test_darts_classifier_bias_compares_the_two_rules_on_a_trained_supernet(tmp_path):
+    from darts_search_space import train_supernet as darts_train
+
+    run_dir = tmp_path / "darts"
+    darts_train.main(["--config", str(ROOT / "configs/darts/quickstart.yaml"), "--run-dir", str(run_dir),
+                      "--set", "data.synthetic.num_images=64", "--set", "data.synthetic.image_size=16",
+                      "--set", "model.channels=4", "--set", "model.layers=3", "--set", "train.epochs=1",
+                      "--set", "train.batch_size=32"])
+    out = study_script("darts_classifier_bias.py", run_dir, "--archs", 300, check=True).stdout
+    difference = float(re.search(r"largest angle difference ([\d.e+-]+) rad", out).group(1))
+    tau = float(re.search(r"Kendall tau between the two rankings ([\d.-]+)", out).group(1))
+    assert 0 < difference < 1e-2  # the trained bias moves every angle a little
+    assert 0.5 < tau <= 1
+    top = [int(n) for n in re.findall(r"top \d+: (\d+) in common", out)]
+    assert len(top) == 3 and top[0] <= 1 and top[1] <= 10 and top[2] <= 100
+    assert_one_line_error(study_script("darts_classifier_bias.py", tmp_path / "nowhere"), "checkpoints/epoch_0000.pt")

@@ -44,7 +44,7 @@ def main(argv=None) -> None:
         raise UserError(f"{config_path}: a study config for '{rc.experiment}', not '{args.experiment}'")
     out = run_directory(Path(args.out) if args.out else Path("reports") / f"nb201_{args.experiment}", "--out")
     run_directory(args.runs, "--runs")
-    setup_logging(Path(args.runs) / f"{args.experiment}_{args.preset}")
+    setup_logging(Path(args.runs) / config_path.stem)  # the study's log: runs/<config name>/log.txt
     for folder in args.scores:
         if not Path(folder).is_dir():
             raise UserError(f"--scores {folder}: not a directory")

@@ -9,7 +9,6 @@ the two rankings and the overlap of their top 1 / 10 / 100.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -17,19 +16,25 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # python scripts/studies/X.py from anywhere
 
+from common.cli import ArgumentParser, non_negative_int, positive_int, run  # noqa: E402
 from common.correlation import correlate  # noqa: E402
+from common.errors import UserError  # noqa: E402
 from common.seeding import numpy_rng  # noqa: E402
 from darts_search_space.angle import scorer_from_checkpoints  # noqa: E402
 from darts_search_space.space import random_arch, to_str  # noqa: E402
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None) -> None:
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--archs", type=int, default=20000)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    parser.add_argument("--archs", type=positive_int, default=20000)
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    args = parser.parse_args(argv)
     init, trained = args.run_dir / "checkpoints" / "epoch_0000.pt", args.run_dir / "checkpoints" / "last.pt"
+    for path in (init, trained):
+        if not path.is_file():
+            raise UserError(f"{args.run_dir}: no {path.relative_to(args.run_dir)} (not a DARTS supernet run directory?)")
     rng = numpy_rng(args.seed, "classifier_bias")
     archs = [random_arch(rng) for _ in range(args.archs)]
     without = scorer_from_checkpoints(init, trained, classifier_bias="without")(archs)
@@ -46,4 +51,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

@@ -1,12 +1,17 @@
 """The study scripts under scripts/studies: on made-up score files and on tiny supernets trained here."""
+import contextlib
+import importlib.util
+import io
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from common.cli import run
 from common.config import load_config
 from common.training import train_supernet
 from nas_bench_201.benchmark import BenchmarkTable, find_table
@@ -17,12 +22,27 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def study_script(name, *args, check=False):
-    return subprocess.run([sys.executable, str(ROOT / "scripts/studies" / name), *map(str, args)],
-                          capture_output=True, text=True, check=check)
+    """Run ``scripts/studies/<name>`` in this process (as ``python <script> ARGS`` does, through its
+    ``common.cli.run(main)``): ``(returncode, stdout, stderr)``."""
+    spec = importlib.util.spec_from_file_location(Path(name).stem, ROOT / "scripts/studies" / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = run(module.main, [str(arg) for arg in args])
+    assert code == 0 or not check, err.getvalue()
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def agreement(*paths, check=False):
     return study_script("nb201_val_acc_agreement.py", *paths, check=check)
+
+
+def test_study_scripts_run_as_files_from_anywhere(tmp_path):
+    for name in ("nb201_val_acc_agreement.py", "nb201_heldout_by_epoch.py", "darts_classifier_bias.py"):
+        result = subprocess.run([sys.executable, str(ROOT / "scripts/studies" / name), "--help"], cwd=tmp_path,
+                                capture_output=True, text=True)
+        assert result.returncode == 0 and result.stdout.startswith("usage:"), result.stderr
 
 
 def assert_one_line_error(result, *fragments):
@@ -87,7 +107,7 @@ def test_heldout_by_epoch_scores_every_saved_epoch_as_the_scorer_does(nb201_run)
 
 
 def test_heldout_by_epoch_reports_bad_input_in_one_line(tmp_path, nb201_run):
-    assert_one_line_error(study_script("nb201_heldout_by_epoch.py", tmp_path), "no checkpoints/epoch_*.pt")
+    assert_one_line_error(study_script("nb201_heldout_by_epoch.py", tmp_path), "no checkpoints/epoch_*.pt", str(tmp_path))
     assert_one_line_error(study_script("nb201_heldout_by_epoch.py", nb201_run[0], "--archs", 0), "--archs")
 
 

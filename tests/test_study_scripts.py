@@ -86,7 +86,7 @@ def nb201_run(tmp_path_factory):
                        "labels.mode=ground_truth", "model.channels=4", "train.epochs=2", "train.batch_size=32",
                        "train.save_every=1"])
     train_supernet(cfg, "nas_bench_201", lambda n: build_supernet(cfg.model, n), run_dir)
-    return run_dir, cfg
+    return run_dir
 
 
 def test_heldout_by_epoch_scores_every_saved_epoch_as_the_scorer_does(nb201_run):
@@ -94,7 +94,7 @@ def test_heldout_by_epoch_scores_every_saved_epoch_as_the_scorer_does(nb201_run)
     from nas_bench_201.reproduce.config import subset_order
     from nas_bench_201.space import SPACE, benchmark_archs
 
-    run_dir, cfg = nb201_run
+    run_dir = nb201_run
     out = study_script("nb201_heldout_by_epoch.py", run_dir, "--archs", 3, "--valid-images", 32, "--bn-batches", 1,
                        check=True).stdout.splitlines()
     assert [line.split(":")[0] for line in out] == ["epoch 0", "epoch 1", "epoch 2"]
@@ -108,7 +108,7 @@ def test_heldout_by_epoch_scores_every_saved_epoch_as_the_scorer_does(nb201_run)
 
 def test_heldout_by_epoch_reports_bad_input_in_one_line(tmp_path, nb201_run):
     assert_one_line_error(study_script("nb201_heldout_by_epoch.py", tmp_path), "no checkpoints/epoch_*.pt", str(tmp_path))
-    assert_one_line_error(study_script("nb201_heldout_by_epoch.py", nb201_run[0], "--archs", 0), "--archs")
+    assert_one_line_error(study_script("nb201_heldout_by_epoch.py", nb201_run, "--archs", 0), "--archs")
 
 
 def test_darts_classifier_bias_compares_the_two_rules_on_a_trained_supernet(tmp_path):

@@ -18,7 +18,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # python scripts/s
 
 from common.cli import ArgumentParser, non_negative_int, positive_int, run  # noqa: E402
 from common.correlation import correlate  # noqa: E402
-from common.errors import UserError  # noqa: E402
 from common.seeding import numpy_rng  # noqa: E402
 from darts_search_space.angle import scorer_from_checkpoints  # noqa: E402
 from darts_search_space.space import random_arch, to_str  # noqa: E402
@@ -32,9 +31,6 @@ def main(argv=None) -> None:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     init, trained = args.run_dir / "checkpoints" / "epoch_0000.pt", args.run_dir / "checkpoints" / "last.pt"
-    for path in (init, trained):
-        if not path.is_file():
-            raise UserError(f"{args.run_dir}: no {path.relative_to(args.run_dir)} (not a DARTS supernet run directory?)")
     rng = numpy_rng(args.seed, "classifier_bias")
     archs = [random_arch(rng) for _ in range(args.archs)]
     without = scorer_from_checkpoints(init, trained, classifier_bias="without")(archs)

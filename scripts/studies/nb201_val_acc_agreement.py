@@ -23,7 +23,7 @@ from nas_bench_201.reproduce.runner import read_scores  # noqa: E402
 
 
 def main(argv=None) -> None:
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("scores", type=Path, nargs=2)
     parser.add_argument("--metric", default="cifar10_test", help="benchmark column the rankings are compared with")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common.bn import SoundBatchNorm2d, recalibrate_bn, to_channels_last
+from common.bn import SoundBatchNorm2d, channel_sums, recalibrate_bn, to_channels_last
 from nas_bench_201.supernet import Supernet, SupernetConfig
 
 NHWC = torch.channels_last
@@ -45,6 +45,15 @@ def test_same_outputs_gradients_and_running_statistics_in_float64(affine, moment
         assert torch.allclose(value.to(torch.float64), sound.state_dict()[key].to(torch.float64), rtol=0, atol=1e-12), key
     x = torch.randn(5, 6, 7, 4, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t, *p: sound(t), [x.contiguous(memory_format=NHWC), *sound.parameters()])
+
+
+@pytest.mark.parametrize("rows", [1, 7, 12, 96, 128 * 3, 65536])
+def test_channel_sums_are_the_column_sums(rows):
+    torch.manual_seed(rows)
+    x = torch.randn(rows, 5, dtype=torch.float64) + 3
+    assert torch.allclose(channel_sums(x), x.sum(0), rtol=1e-13, atol=0)
+    exact = x.sum(0)
+    assert float(((channel_sums(x.float()).double() - exact).abs() / exact.abs()).max()) < 1e-6  # no naive float32 sum
 
 
 def relative_error(value, exact):

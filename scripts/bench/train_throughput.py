@@ -31,6 +31,7 @@ import argparse
 import copy
 import dataclasses
 import itertools
+import os
 import platform
 import random
 import statistics
@@ -63,6 +64,14 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def kernel_isa() -> str:
+    """The vector instructions PyTorch's CPU kernels use (``ATEN_CPU_CAPABILITY`` lowers it) and oneDNN's
+    limit if ``ONEDNN_MAX_CPU_ISA`` sets one: with both set to AVX2 an AVX-512 machine runs the AVX2 code."""
+    isa = torch.backends.cpu.get_cpu_capability()
+    limit = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    return f"ATen {isa}" + (f", oneDNN up to {limit}" if limit else "")
 
 
 def endless_batches(loader: InMemoryLoader):
@@ -336,7 +345,7 @@ def main(argv=None) -> dict:
         best = {v.name: min(v.step_s) for v in variants}  # the least disturbed round of each
         # the ratio within each round (same paths, same moment's load), then its median over the rounds
         paired = {v.name: statistics.median(r / s for r, s in zip(variants[0].step_s, v.step_s)) for v in variants}
-        results = {"cpu": cpu_model(), "threads": torch.get_num_threads(), "physical_cores": physical_cores(),
+        results = {"cpu": cpu_model(), "kernels": kernel_isa(), "threads": torch.get_num_threads(), "physical_cores": physical_cores(),
                    "seconds_per_step": seconds, "images_per_s": {k: args.batch / s for k, s in seconds.items()},
                    "ratio_to_released": {k: seconds["released"] / s for k, s in seconds.items()},
                    "cpu_ratio_to_released": {k: cpu["released"] / s for k, s in cpu.items()},
@@ -346,7 +355,8 @@ def main(argv=None) -> dict:
         data_share = statistics.median(fast.data_s) / seconds[fast.name]
         results["data_share"] = data_share
 
-        print(f"CPU: {results['cpu']}, {results['physical_cores']} physical cores, {results['threads']} torch threads; "
+        print(f"CPU: {results['cpu']}, {results['physical_cores']} physical cores, {results['threads']} torch threads, "
+              f"kernels {results['kernels']}; "
               f"device {device}; torch {torch.__version__}")
         print(f"NAS-Bench-201 supernet training step: C={args.channels} N={args.cells}, batch {args.batch}, "
               f"{args.image_size}x{args.image_size} synthetic images, random per-cell paths; {args.rounds} alternating "

@@ -29,6 +29,10 @@ def test_benchmark_runs_every_variant_roofline_and_thread_study(capsys, restore_
     assert all(r > 0 for r in results["paired_ratio_to_released"].values())
     assert all(s > 0 for s in results["seconds_per_step"].values())
     assert results["step_gflop"] > 0 and results["matmul_gflops"] > 0 and len(results["conv_gflops"]) == 3
+    assert len(results["batchnorm_ms"]) == 3
+    for timings in results["batchnorm_ms"].values():
+        assert set(timings) == {"NCHW kernel", "NHWC kernel", "SoundBatchNorm2d NHWC"}
+        assert all(both > 0 and backward > 0 for both, backward in timings.values())
     for variant in ("released", "optimised"):
         kinds = results["breakdown"][variant]
         assert set(kinds) == {"convolution", "BatchNorm", "pooling", "matmul", "SGD update",

@@ -47,7 +47,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from _timing import print_table, synchronize
 from _released_step import ReleasedSupernet, released_optimizer, released_step
-from common.bn import to_channels_last
+from common.bn import SoundBatchNorm2d, to_channels_last
 from common.data import BatchAugment, DataConfig, InMemoryLoader, SyntheticConfig, build_datasets
 from common.labels import LabelConfig, build_label_generator
 from common.seeding import numpy_rng
@@ -219,6 +219,23 @@ def conv_gflops(batch: int, channels: int, size: int, device, repeats: int = 3) 
     return flops / best_seconds(run, repeats, device) / 1e9
 
 
+def batchnorm_ms(batch: int, channels: int, size: int, device, repeats: int = 5) -> dict[str, tuple[float, float]]:
+    """Training-mode BatchNorm at one shape: ``(forward and backward, backward alone)`` in ms for
+    PyTorch's kernel on NCHW and on NHWC tensors and for ``SoundBatchNorm2d`` on NHWC ones."""
+    timings = {}
+    for name, module, layout in (("NCHW kernel", torch.nn.BatchNorm2d(channels), torch.contiguous_format),
+                                 ("NHWC kernel", torch.nn.BatchNorm2d(channels), torch.channels_last),
+                                 ("SoundBatchNorm2d NHWC", SoundBatchNorm2d(channels), torch.channels_last)):
+        module = module.to(device)
+        x = torch.randn(batch, channels, size, size, device=device).contiguous(memory_format=layout).requires_grad_()
+        grad = torch.randn_like(x)
+        both = best_seconds(lambda: torch.autograd.grad(module(x), x, grad), repeats, device)
+        out = module(x)
+        backward = best_seconds(lambda: torch.autograd.grad(out, x, grad, retain_graph=True), repeats, device)
+        timings[name] = (1e3 * both, 1e3 * backward)
+    return timings
+
+
 CATEGORIES = (("convolution", ("conv",)), ("BatchNorm", ("batch_norm", "batchnorm")),
               ("pooling", ("avgpool", "avg_pool")), ("matmul", ("aten::mm", "addmm", "linear", "mmbackward")),
               ("SGD update", ("optimizer.step", "_foreach", "sgd")))
@@ -379,14 +396,20 @@ def main(argv=None) -> dict:
             matmul = matmul_gflops(args.matmul, device)
             shapes = [(args.batch, args.channels << stage, args.image_size >> stage) for stage in range(3)]
             convs = {shape: conv_gflops(*shape, device) for shape in shapes}
+            norms = {shape: batchnorm_ms(*shape, device) for shape in shapes}
             breakdown = {"released": time_breakdown(variants[0], args.steps), "optimised": time_breakdown(fast, args.steps)}
             results.update(step_gflop=flops / 1e9, matmul_gflops=matmul, conv_gflops={str(k): v for k, v in convs.items()},
-                           achieved_gflops={k: flops / 1e9 / s for k, s in seconds.items()}, breakdown=breakdown)
+                           achieved_gflops={k: flops / 1e9 / s for k, s in seconds.items()}, breakdown=breakdown,
+                           batchnorm_ms={str(k): v for k, v in norms.items()})
             print(f"\nroofline: one step of a random path = {flops / 1e9:.2f} GFLOP (FlopCounterMode, forward and backward, "
                   f"mean of {args.flop_paths} paths)")
             print("  achieved: " + ", ".join(f"{k} {v:.1f}" for k, v in results["achieved_gflops"].items()) + " GFLOP/s")
             print(f"  machine:  float32 matmul {args.matmul}^3 {matmul:.1f} GFLOP/s; 3x3 conv forward+backward "
                   + ", ".join(f"{c}ch {s}x{s} {g:.1f}" for (_, c, s), g in convs.items()) + " GFLOP/s")
+            print("BatchNorm alone, training mode, ms: forward and backward / backward alone (best of 5):")
+            print_table(("shape", *norms[shapes[0]]), [
+                (f"{b}x{c}x{h}x{h}", *(f"{both:.2f} / {back:.2f}" for both, back in norms[(b, c, h)].values()))
+                for b, c, h in shapes])
             print("time per step by operator kind (torch.profiler self times; the profiler slows steps down):")
             kinds = list(breakdown["optimised"])
             print_table(("kind", "released ms", "optimised ms", "optimised share"), [

@@ -14,7 +14,9 @@ normalisation; uniform random labels):
 - optimised NHWC: the same in channels_last with ``common.bn.SoundBatchNorm2d`` (``to_channels_last``,
   what ``train.channels_last: true``, the NAS-Bench-201 configs' setting, does);
 - entry point: the real training loop (``SupernetTrainer``: LR schedule, path sampling, loss and
-  accuracy accumulated on the device, progress) with the NHWC step, ``--steps`` steps per epoch.
+  accuracy accumulated on the device, progress) with the NHWC step, ``--steps`` steps per epoch;
+- with ``--amp-variant bf16|fp16``: the optimised NHWC step under that autocast as well (on a CPU
+  with AMX, bf16 convolutions run on its matrix units).
 
 The variants alternate in rounds, so that a machine whose load changes treats them alike, and
 within a round the released, plain and optimised variants train the same random paths (drawn once
@@ -312,6 +314,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--images", type=int, default=1024, help="synthetic training images in memory")
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--amp", choices=("none", "bf16", "fp16"), default="none", help="autocast of the optimised step")
+    parser.add_argument("--amp-variant", choices=("none", "bf16", "fp16"), default="none",
+                        help="also time the optimised NHWC step under this autocast, in the same rounds")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
@@ -347,6 +351,9 @@ def main(argv=None) -> dict:
                     Ours("optimised NCHW", copy.deepcopy(model), loader(), nchw_cfg, True, device, args.seed),
                     Ours("optimised NHWC", copy.deepcopy(model), loader(), fast_cfg, True, device, args.seed),
                     EntryPoint(copy.deepcopy(model), loader(), fast_cfg, device, args.seed, args.steps, Path(run_dir))]
+        if args.amp_variant != "none":
+            variants.append(Ours(f"optimised NHWC, amp {args.amp_variant}", copy.deepcopy(model), loader(),
+                                 dataclasses.replace(fast_cfg, amp=args.amp_variant), True, device, args.seed))
         for variant in variants:
             for _ in range(args.warmup):
                 variant.step()

@@ -369,7 +369,8 @@ def main(argv=None) -> dict:
         best = {v.name: min(v.step_s) for v in variants}  # the least disturbed round of each
         # the ratio within each round (same paths, same moment's load), then its median over the rounds
         paired = {v.name: statistics.median(r / s for r, s in zip(variants[0].step_s, v.step_s)) for v in variants}
-        results = {"cpu": cpu_model(), "kernels": kernel_isa(), "threads": torch.get_num_threads(), "physical_cores": physical_cores(),
+        results = {"cpu": cpu_model(), "kernels": kernel_isa(), "threads": torch.get_num_threads(),
+                   "physical_cores": physical_cores(),
                    "seconds_per_step": seconds, "images_per_s": {k: args.batch / s for k, s in seconds.items()},
                    "ratio_to_released": {k: seconds["released"] / s for k, s in seconds.items()},
                    "cpu_ratio_to_released": {k: cpu["released"] / s for k, s in cpu.items()},

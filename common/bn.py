@@ -1,15 +1,25 @@
-"""BatchNorm re-calibration: the SPOS protocol for scoring a sub-network with inherited weights.
+"""BatchNorm: re-calibration and an accurate, fast NHWC training kernel for the CPU.
 
 A supernet's BN running statistics average over every path trained; a single path needs its own.
 ``recalibrate_bn`` resets every BN layer's running mean/variance and re-estimates them as the exact
-average over the given batches (``momentum=None``), with the weights untouched and no gradient.
+average over the given batches (``momentum=None``), with the weights untouched and no gradient
+(the SPOS protocol for scoring a sub-network with inherited weights).
+
+``SoundBatchNorm2d`` (``to_channels_last`` swaps it in) trains NHWC tensors on the CPU with batch
+statistics as accurate as PyTorch's NCHW kernel: in a compiled kernel (``native/batchnorm_nhwc.cpp``)
+where one can be built, else with PyTorch operators.
 """
 from __future__ import annotations
 
+import ctypes
+from contextlib import nullcontext
+from functools import lru_cache
 from typing import Callable, Iterable
 
 import torch
 from torch import nn
+
+from . import native
 
 
 def batchnorms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
@@ -59,23 +69,89 @@ def _rows(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])  # a view of an NHWC tensor
 
 
+_PTR, _INT = ctypes.c_void_p, ctypes.c_int64
+
+
+@lru_cache(maxsize=None)
+def native_kernels() -> dict | None:
+    """``{dtype: (forward, backward)}`` of the compiled kernels (``native/batchnorm_nhwc.cpp``), or
+    ``None`` where they cannot be built (``common.native``)."""
+    lib = native.library("batchnorm_nhwc")
+    if lib is None:
+        return None
+    kernels = {}
+    for dtype, suffix in ((torch.float32, "f32"), (torch.float64, "f64")):
+        forward, backward = getattr(lib, f"rlnas_bn_forward_{suffix}"), getattr(lib, f"rlnas_bn_backward_{suffix}")
+        forward.argtypes = [_PTR, _PTR, _INT, _INT, ctypes.c_double, _PTR, _PTR, _PTR, _PTR, _PTR, ctypes.c_int]
+        backward.argtypes = [_PTR, _PTR, _PTR, _PTR, _PTR, _PTR, _PTR, _PTR, _INT, _INT, ctypes.c_int]
+        forward.restype = backward.restype = None
+        kernels[dtype] = (forward, backward)
+    return kernels
+
+
+def _address(tensor: torch.Tensor | None):
+    return None if tensor is None else tensor.data_ptr()
+
+
+def _profiled(name: str):
+    """A profiler range around a native kernel (it is no ATen operator), only while profiling."""
+    return torch.profiler.record_function(f"rlnas::{name}") if torch.autograd._profiler_enabled() else nullcontext()
+
+
+def _native_forward(kernel, x, weight, bias, eps):
+    channels = x.shape[1]
+    out = torch.empty_like(x)
+    mean, var, invstd = x.new_empty(3, channels)
+    with _profiled("batch_norm_nhwc"):
+        kernel(x.data_ptr(), out.data_ptr(), x.numel() // channels, channels, eps, _address(weight), _address(bias),
+               mean.data_ptr(), var.data_ptr(), invstd.data_ptr(), torch.get_num_threads())
+    return out, mean, var, invstd
+
+
+def _torch_forward(x, weight, bias, eps):
+    count = x.numel() // x.shape[1]
+    mean = channel_sums(_rows(x)) / count
+    out = x - mean.view(1, -1, 1, 1)  # centred, NHWC like x; normalised in place below
+    var = channel_sums(_rows(out).square()) / count
+    invstd = (var + eps).rsqrt_()
+    out.mul_((invstd if weight is None else invstd * weight).view(1, -1, 1, 1))
+    if bias is not None:
+        out.add_(bias.view(1, -1, 1, 1))
+    return out, mean, var, invstd
+
+
+def _native_backward(kernel, grad, x, weight, mean, invstd, needs):
+    channels = x.shape[1]
+    grad_x = torch.empty_like(x) if needs[0] else None
+    grad_weight, grad_bias = (torch.empty_like(weight) if need else None for need in needs[1:])
+    with _profiled("batch_norm_nhwc_backward"):
+        kernel(grad.data_ptr(), x.data_ptr(), mean.data_ptr(), invstd.data_ptr(), _address(weight), _address(grad_x),
+               _address(grad_weight), _address(grad_bias), x.numel() // channels, channels, torch.get_num_threads())
+    return grad_x, grad_weight, grad_bias
+
+
+def _torch_backward(grad, x, weight, mean, invstd, needs):
+    return torch.ops.aten.native_batch_norm_backward(grad, x, weight, None, None, mean, invstd, True, 0.0, needs)
+
+
 class _ChannelsLastBatchNorm(torch.autograd.Function):
     """Training-mode batch normalisation of an NHWC (channels_last) tensor, as accurate as PyTorch's
     NCHW kernel. PyTorch's CPU channels-last kernel accumulates the batch statistics naively (~50x
-    the NCHW error in float32); its backward, given the statistics, is accurate. So the statistics
-    are computed here as cascade sums (the mean, then the mean square of the centred values), the
-    centred tensor is normalised in place, and the backward is PyTorch's kernel."""
+    the NCHW error in float32); its backward, given the statistics, is accurate but slow. So both
+    directions run in a compiled kernel (``native/batchnorm_nhwc.cpp``: blocked sums in double, one
+    pass per sum); without one, the statistics are cascade sums of PyTorch operators (the mean, then
+    the mean square of the centred values), the centred tensor is normalised in place, and the
+    backward is PyTorch's kernel."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, eps):
-        count = x.numel() // x.shape[1]
-        mean = channel_sums(_rows(x)) / count
-        out = x - mean.view(1, -1, 1, 1)  # centred, NHWC like x; normalised in place below
-        var = channel_sums(_rows(out).square()) / count
-        invstd = (var + eps).rsqrt_()
-        out.mul_((invstd if weight is None else invstd * weight).view(1, -1, 1, 1))
-        if bias is not None:
-            out.add_(bias.view(1, -1, 1, 1))
+        kernels = native_kernels()
+        if kernels is not None and all(t is None or t.dtype == x.dtype for t in (weight, bias)):
+            forward_kernel, ctx.backward_kernel = kernels[x.dtype]
+            out, mean, var, invstd = _native_forward(forward_kernel, x, weight, bias, eps)
+        else:
+            ctx.backward_kernel = None
+            out, mean, var, invstd = _torch_forward(x, weight, bias, eps)
         ctx.set_materialize_grads(False)  # the statistics take no gradient: no zero tensors for them
         ctx.save_for_backward(x, weight, mean, invstd)
         ctx.mark_non_differentiable(mean, var)
@@ -88,9 +164,11 @@ class _ChannelsLastBatchNorm(torch.autograd.Function):
         x, weight, mean, invstd = ctx.saved_tensors
         needs = [ctx.needs_input_grad[0], weight is not None and ctx.needs_input_grad[1],
                  weight is not None and ctx.needs_input_grad[2]]
-        grad_x, grad_weight, grad_bias = torch.ops.aten.native_batch_norm_backward(
-            grad.contiguous(memory_format=torch.channels_last), x, weight, None, None, mean, invstd,
-            True, 0.0, needs)
+        grad = grad.contiguous(memory_format=torch.channels_last)
+        if ctx.backward_kernel is not None:
+            grad_x, grad_weight, grad_bias = _native_backward(ctx.backward_kernel, grad, x, weight, mean, invstd, needs)
+        else:
+            grad_x, grad_weight, grad_bias = _torch_backward(grad, x, weight, mean, invstd, needs)
         return grad_x, grad_weight, grad_bias, None
 
 

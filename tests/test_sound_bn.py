@@ -8,10 +8,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import common.bn
 from common.bn import SoundBatchNorm2d, channel_sums, recalibrate_bn, to_channels_last
 from nas_bench_201.supernet import Supernet, SupernetConfig
 
 NHWC = torch.channels_last
+
+
+@pytest.fixture(autouse=True, params=["native kernel", "pytorch operators"])
+def implementation(request, monkeypatch):
+    """Every test runs with the compiled kernel (skipped without a compiler) and with its fallback."""
+    if request.param == "native kernel":
+        if common.bn.native_kernels() is None:
+            pytest.skip("no C++ compiler: the native kernel cannot be built")
+    else:
+        monkeypatch.setattr(common.bn, "native_kernels", lambda: None)
+    return request.param
 
 
 def pair(affine, momentum=0.1, dtype=torch.float64):

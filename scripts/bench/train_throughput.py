@@ -30,6 +30,7 @@ Run from the project root:  python scripts/bench/train_throughput.py [--thread-s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import dataclasses
 import itertools
@@ -49,6 +50,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from _timing import print_table, synchronize
 from _released_step import ReleasedSupernet, released_optimizer, released_step
+import common.bn
 from common.bn import SoundBatchNorm2d, to_channels_last
 from common.data import BatchAugment, DataConfig, InMemoryLoader, SyntheticConfig, build_datasets
 from common.labels import LabelConfig, build_label_generator
@@ -69,11 +71,14 @@ def cpu_model() -> str:
 
 
 def kernel_isa() -> str:
-    """The vector instructions PyTorch's CPU kernels use (``ATEN_CPU_CAPABILITY`` lowers it) and oneDNN's
-    limit if ``ONEDNN_MAX_CPU_ISA`` sets one: with both set to AVX2 an AVX-512 machine runs the AVX2 code."""
+    """The vector instructions PyTorch's CPU kernels use (``ATEN_CPU_CAPABILITY`` lowers it), oneDNN's
+    limit if ``ONEDNN_MAX_CPU_ISA`` sets one, and whether the native BatchNorm kernel was built (with
+    ``CXXFLAGS=-mno-avx512f``, for AVX2): with all three an AVX-512 machine runs the AVX2 code."""
     isa = torch.backends.cpu.get_cpu_capability()
     limit = os.environ.get("ONEDNN_MAX_CPU_ISA")
-    return f"ATen {isa}" + (f", oneDNN up to {limit}" if limit else "")
+    native = "built" + (f" with CXXFLAGS={os.environ['CXXFLAGS']}" if os.environ.get("CXXFLAGS") else "")
+    return (f"ATen {isa}" + (f", oneDNN up to {limit}" if limit else "")
+            + f", native BatchNorm {native if common.bn.native_kernels() is not None else 'unavailable'}")
 
 
 def endless_batches(loader: InMemoryLoader):
@@ -221,19 +226,38 @@ def conv_gflops(batch: int, channels: int, size: int, device, repeats: int = 3) 
     return flops / best_seconds(run, repeats, device) / 1e9
 
 
+@contextlib.contextmanager
+def without_native_kernel():
+    """``SoundBatchNorm2d`` on its PyTorch-operator fallback, as where no compiler is."""
+    saved = common.bn.native_kernels
+    common.bn.native_kernels = lambda: None
+    try:
+        yield
+    finally:
+        common.bn.native_kernels = saved
+
+
+FALLBACK = "SoundBatchNorm2d NHWC, PyTorch operators"
+
+
 def batchnorm_ms(batch: int, channels: int, size: int, device, repeats: int = 5) -> dict[str, tuple[float, float]]:
     """Training-mode BatchNorm at one shape: ``(forward and backward, backward alone)`` in ms for
-    PyTorch's kernel on NCHW and on NHWC tensors and for ``SoundBatchNorm2d`` on NHWC ones."""
+    PyTorch's kernel on NCHW and on NHWC tensors and for ``SoundBatchNorm2d`` on NHWC ones (with its
+    native kernel where there is one, and then also without)."""
+    cases = [("NCHW kernel", torch.nn.BatchNorm2d, torch.contiguous_format),
+             ("NHWC kernel", torch.nn.BatchNorm2d, torch.channels_last),
+             ("SoundBatchNorm2d NHWC", SoundBatchNorm2d, torch.channels_last)]
+    if common.bn.native_kernels() is not None:
+        cases.append((FALLBACK, SoundBatchNorm2d, torch.channels_last))
     timings = {}
-    for name, module, layout in (("NCHW kernel", torch.nn.BatchNorm2d(channels), torch.contiguous_format),
-                                 ("NHWC kernel", torch.nn.BatchNorm2d(channels), torch.channels_last),
-                                 ("SoundBatchNorm2d NHWC", SoundBatchNorm2d(channels), torch.channels_last)):
-        module = module.to(device)
+    for name, kind, layout in cases:
+        module = kind(channels).to(device)
         x = torch.randn(batch, channels, size, size, device=device).contiguous(memory_format=layout).requires_grad_()
         grad = torch.randn_like(x)
-        both = best_seconds(lambda: torch.autograd.grad(module(x), x, grad), repeats, device)
-        out = module(x)
-        backward = best_seconds(lambda: torch.autograd.grad(out, x, grad, retain_graph=True), repeats, device)
+        with without_native_kernel() if name == FALLBACK else contextlib.nullcontext():
+            both = best_seconds(lambda: torch.autograd.grad(module(x), x, grad), repeats, device)
+            out = module(x)
+            backward = best_seconds(lambda: torch.autograd.grad(out, x, grad, retain_graph=True), repeats, device)
         timings[name] = (1e3 * both, 1e3 * backward)
     return timings
 
@@ -257,8 +281,8 @@ def category(event) -> str:
 
 
 def time_breakdown(variant: Variant, steps: int) -> dict[str, float]:
-    """Seconds per step by kind of operator (torch.profiler self times of the ATen operators on this
-    thread) and the rest of the wall time: Python, dispatch and autograd bookkeeping ("Python overhead")."""
+    """Seconds per step by kind of operator (torch.profiler self times of the ATen operators and native
+    kernels on this thread) and the rest of the wall time: Python, dispatch and autograd bookkeeping ("Python overhead")."""
     from torch.profiler import ProfilerActivity, profile
 
     synchronize(variant.device)
@@ -271,7 +295,7 @@ def time_breakdown(variant: Variant, steps: int) -> dict[str, float]:
     seconds = {name: 0.0 for name, _ in CATEGORIES}
     seconds[OTHER] = 0.0
     for event in prof.events():
-        if event.name.startswith("aten::"):
+        if event.name.startswith(("aten::", "rlnas::")):  # rlnas: the native kernels (common/native.py)
             seconds[category(event)] += event.self_cpu_time_total / 1e6
     seconds["Python overhead"] = max(0.0, wall - sum(seconds.values()))
     return {name: value / steps for name, value in seconds.items()}
@@ -414,7 +438,7 @@ def main(argv=None) -> dict:
             print("  achieved: " + ", ".join(f"{k} {v:.1f}" for k, v in results["achieved_gflops"].items()) + " GFLOP/s")
             print(f"  machine:  float32 matmul {args.matmul}^3 {matmul:.1f} GFLOP/s; 3x3 conv forward+backward "
                   + ", ".join(f"{c}ch {s}x{s} {g:.1f}" for (_, c, s), g in convs.items()) + " GFLOP/s")
-            print("BatchNorm alone, training mode, ms: forward and backward / backward alone (best of 5):")
+            print("BatchNorm alone, training mode, ms: forward and backward / backward alone (best of several):")
             print_table(("shape", *norms[shapes[0]]), [
                 (f"{b}x{c}x{h}x{h}", *(f"{both:.2f} / {back:.2f}" for both, back in norms[(b, c, h)].values()))
                 for b, c, h in shapes])

@@ -1,0 +1,114 @@
+"""Native CPU kernels, compiled on first use with the machine's C++ compiler and cached.
+
+Only ``batchnorm_nhwc.cpp`` (``common.bn``'s NHWC BatchNorm) is native. It is built with
+``-O3 -march=native -fopenmp`` (and ``$CXXFLAGS``) into ``$RLNAS_CACHE`` (default ``~/.cache/rlnas``) under a name that
+hashes the source, the compiler, the flags and this CPU, so a cache shared between machines never
+hands one machine code built for another. Without a compiler, or with ``RLNAS_NATIVE=0``, callers
+get ``None`` and use their PyTorch operators instead (the same results, slower); a failed build
+says why once. The library links ``libgomp.so.1``, which resolves to the OpenMP runtime PyTorch has
+already loaded, so its threads are PyTorch's threads; if loading it brought a second OpenMP runtime
+into the process (a PyTorch built with another one), it is not used: two thread pools would fight
+over the cores.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import torch  # noqa: F401  (loaded first, its OpenMP runtime is the one a library binds to)
+
+SOURCE_DIR = Path(__file__).with_name("native")
+FLAG_SETS = (["-O3", "-march=native", "-fopenmp"], ["-O3", "-fopenmp"])  # best first
+ABI_VERSION = 1
+
+
+def cache_dir() -> Path:
+    configured = os.environ.get("RLNAS_CACHE")
+    base = Path(configured) if configured else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rlnas"
+    return base / "kernels"
+
+
+def _cpu_signature() -> str:
+    """The CPU model and instruction-set flags (what ``-march=native`` compiles for)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    return "\n".join(sorted({line for line in lines if line.startswith(("model name", "flags"))}))
+
+
+def _compiler() -> str | None:
+    return shutil.which(os.environ.get("CXX") or "c++") or shutil.which("g++") or shutil.which("clang++")
+
+
+def _build(source: Path, compiler: str) -> Path:
+    """The cached library for ``source``, compiled now if absent; raises ``RuntimeError`` if no flag
+    set compiles. The file appears whole or not at all (written beside, then renamed)."""
+    version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=60).stdout
+    errors = []
+    for flags in FLAG_SETS:
+        flags = flags + shlex.split(os.environ.get("CXXFLAGS", ""))  # e.g. -mno-avx512f: the AVX2 code
+        key = hashlib.sha256("\0".join([source.read_text(), compiler, version, " ".join(flags),
+                                        _cpu_signature()]).encode()).hexdigest()[:16]
+        target = cache_dir() / f"{source.stem}-{key}.so"
+        if target.exists():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
+        os.close(fd)
+        try:
+            done = subprocess.run([compiler, *flags, "-std=c++17", "-shared", "-fPIC", str(source), "-o", partial],
+                                  capture_output=True, text=True, timeout=300)
+            if done.returncode == 0:
+                os.replace(partial, target)
+                return target
+            lines = [line for line in done.stderr.splitlines() if "error" in line] or [f"exit status {done.returncode}"]
+            errors.append(f"{' '.join(flags)}: {lines[0].strip()}")
+        finally:
+            if os.path.exists(partial):
+                os.unlink(partial)
+    raise RuntimeError("; ".join(errors))
+
+
+def openmp_runtimes(maps: str) -> set[str]:
+    """The OpenMP runtime files mapped into a process, from its ``/proc/<pid>/maps`` text."""
+    names = ("libgomp", "libiomp", "libomp")
+    return {line.split()[-1] for line in maps.splitlines()
+            if line.split() and Path(line.split()[-1]).name.startswith(names)}
+
+
+def _loaded_openmp_runtimes() -> set[str]:
+    try:
+        return openmp_runtimes(Path("/proc/self/maps").read_text())
+    except OSError:  # not Linux: nothing to check
+        return set()
+
+
+@lru_cache(maxsize=None)
+def library(name: str) -> ctypes.CDLL | None:
+    """The loaded kernel library ``native/<name>.cpp``, or ``None`` (disabled, no compiler, failed
+    build: the caller falls back to PyTorch operators)."""
+    if os.environ.get("RLNAS_NATIVE", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    compiler = _compiler()
+    if compiler is None:
+        return None
+    try:
+        lib = ctypes.CDLL(str(_build(SOURCE_DIR / f"{name}.cpp", compiler)))
+        if lib.rlnas_abi_version() != ABI_VERSION:
+            raise RuntimeError(f"ABI version {lib.rlnas_abi_version()}, expected {ABI_VERSION}")
+        runtimes = _loaded_openmp_runtimes()
+        if len(runtimes) > 1:
+            raise RuntimeError(f"it would run a second OpenMP runtime beside PyTorch's: {sorted(runtimes)}")
+    except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+        warnings.warn(f"native kernel {name} unavailable, using PyTorch operators: {error}", RuntimeWarning)
+        return None
+    return lib

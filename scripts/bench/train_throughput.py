@@ -12,11 +12,14 @@ normalisation; uniform random labels):
 - optimised NCHW: ``common.trainer.train_step`` and the optimised forward (shared ReLU per node,
   pooling as a depthwise convolution, foreach SGD), NCHW tensors; ``--amp`` adds autocast;
 - optimised NHWC: the same in channels_last with ``common.bn.SoundBatchNorm2d`` (``to_channels_last``,
-  what ``train.channels_last: true``, the NAS-Bench-201 configs' setting, does);
+  what ``train.channels_last: true``, the NAS-Bench-201 configs' setting, does), with its native
+  kernel where one can be built (``common.native``);
 - entry point: the real training loop (``SupernetTrainer``: LR schedule, path sampling, loss and
   accuracy accumulated on the device, progress) with the NHWC step, ``--steps`` steps per epoch;
 - with ``--amp-variant bf16|fp16``: the optimised NHWC step under that autocast as well (on a CPU
-  with AMX, bf16 convolutions run on its matrix units).
+  with AMX, bf16 convolutions run on its matrix units);
+- with ``--fallback-variant``: the optimised NHWC step with ``SoundBatchNorm2d``'s PyTorch-operator
+  path, what a machine without a C++ compiler runs (when the native kernel is built).
 
 The variants alternate in rounds, so that a machine whose load changes treats them alike, and
 within a round the released, plain and optimised variants train the same random paths (drawn once
@@ -154,6 +157,14 @@ class Ours(Variant):
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
+
+
+class OperatorBatchNorm(Ours):
+    """The optimised NHWC step with ``SoundBatchNorm2d`` on its PyTorch-operator fallback."""
+
+    def step(self, path=None) -> None:
+        with without_native_kernel():
+            super().step(path)
 
 
 class EntryPoint(Variant):
@@ -340,6 +351,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--amp", choices=("none", "bf16", "fp16"), default="none", help="autocast of the optimised step")
     parser.add_argument("--amp-variant", choices=("none", "bf16", "fp16"), default="none",
                         help="also time the optimised NHWC step under this autocast, in the same rounds")
+    parser.add_argument("--fallback-variant", action="store_true",
+                        help="also time the optimised NHWC step with the BatchNorm's PyTorch-operator fallback instead "
+                             "of its native kernel, in the same rounds")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
@@ -375,6 +389,9 @@ def main(argv=None) -> dict:
                     Ours("optimised NCHW", copy.deepcopy(model), loader(), nchw_cfg, True, device, args.seed),
                     Ours("optimised NHWC", copy.deepcopy(model), loader(), fast_cfg, True, device, args.seed),
                     EntryPoint(copy.deepcopy(model), loader(), fast_cfg, device, args.seed, args.steps, Path(run_dir))]
+        if args.fallback_variant and common.bn.native_kernels() is not None:
+            variants.append(OperatorBatchNorm("optimised NHWC, operator BatchNorm", copy.deepcopy(model), loader(),
+                                              fast_cfg, True, device, args.seed))
         if args.amp_variant != "none":
             variants.append(Ours(f"optimised NHWC, amp {args.amp_variant}", copy.deepcopy(model), loader(),
                                  dataclasses.replace(fast_cfg, amp=args.amp_variant), True, device, args.seed))

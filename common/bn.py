@@ -12,7 +12,6 @@ where one can be built, else with PyTorch operators.
 from __future__ import annotations
 
 import ctypes
-from contextlib import nullcontext
 from functools import lru_cache
 from typing import Callable, Iterable
 
@@ -69,41 +68,29 @@ def _rows(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])  # a view of an NHWC tensor
 
 
-_PTR, _INT = ctypes.c_void_p, ctypes.c_int64
+_FORWARD = [native.POINTER] * 2 + [native.INT64] * 2 + [ctypes.c_double] + [native.POINTER] * 5 + [ctypes.c_int]
+_BACKWARD = [native.POINTER] * 8 + [native.INT64] * 2 + [ctypes.c_int]
 
 
 @lru_cache(maxsize=None)
 def native_kernels() -> dict | None:
     """``{dtype: (forward, backward)}`` of the compiled kernels (``native/batchnorm_nhwc.cpp``), or
     ``None`` where they cannot be built (``common.native``)."""
-    lib = native.library("batchnorm_nhwc")
-    if lib is None:
+    signatures = {f"rlnas_bn_{way}_{suffix}": types for suffix in ("f32", "f64")
+                  for way, types in (("forward", _FORWARD), ("backward", _BACKWARD))}
+    found = native.functions("batchnorm_nhwc", signatures)
+    if found is None:
         return None
-    kernels = {}
-    for dtype, suffix in ((torch.float32, "f32"), (torch.float64, "f64")):
-        forward, backward = getattr(lib, f"rlnas_bn_forward_{suffix}"), getattr(lib, f"rlnas_bn_backward_{suffix}")
-        forward.argtypes = [_PTR, _PTR, _INT, _INT, ctypes.c_double, _PTR, _PTR, _PTR, _PTR, _PTR, ctypes.c_int]
-        backward.argtypes = [_PTR, _PTR, _PTR, _PTR, _PTR, _PTR, _PTR, _PTR, _INT, _INT, ctypes.c_int]
-        forward.restype = backward.restype = None
-        kernels[dtype] = (forward, backward)
-    return kernels
-
-
-def _address(tensor: torch.Tensor | None):
-    return None if tensor is None else tensor.data_ptr()
-
-
-def _profiled(name: str):
-    """A profiler range around a native kernel (it is no ATen operator), only while profiling."""
-    return torch.profiler.record_function(f"rlnas::{name}") if torch.autograd._profiler_enabled() else nullcontext()
+    return {dtype: (found[f"rlnas_bn_forward_{suffix}"], found[f"rlnas_bn_backward_{suffix}"])
+            for dtype, suffix in ((torch.float32, "f32"), (torch.float64, "f64"))}
 
 
 def _native_forward(kernel, x, weight, bias, eps):
     channels = x.shape[1]
     out = torch.empty_like(x)
     mean, var, invstd = x.new_empty(3, channels)
-    with _profiled("batch_norm_nhwc"):
-        kernel(x.data_ptr(), out.data_ptr(), x.numel() // channels, channels, eps, _address(weight), _address(bias),
+    with native.profiled("batch_norm_nhwc"):
+        kernel(x.data_ptr(), out.data_ptr(), x.numel() // channels, channels, eps, native.address(weight), native.address(bias),
                mean.data_ptr(), var.data_ptr(), invstd.data_ptr(), torch.get_num_threads())
     return out, mean, var, invstd
 
@@ -124,9 +111,9 @@ def _native_backward(kernel, grad, x, weight, mean, invstd, needs):
     channels = x.shape[1]
     grad_x = torch.empty_like(x) if needs[0] else None
     grad_weight, grad_bias = (torch.empty_like(weight) if need else None for need in needs[1:])
-    with _profiled("batch_norm_nhwc_backward"):
-        kernel(grad.data_ptr(), x.data_ptr(), mean.data_ptr(), invstd.data_ptr(), _address(weight), _address(grad_x),
-               _address(grad_weight), _address(grad_bias), x.numel() // channels, channels, torch.get_num_threads())
+    with native.profiled("batch_norm_nhwc_backward"):
+        kernel(grad.data_ptr(), x.data_ptr(), mean.data_ptr(), invstd.data_ptr(), native.address(weight), native.address(grad_x),
+               native.address(grad_weight), native.address(grad_bias), x.numel() // channels, channels, torch.get_num_threads())
     return grad_x, grad_weight, grad_bias
 
 
@@ -175,9 +162,8 @@ class _ChannelsLastBatchNorm(torch.autograd.Function):
 def sound_channels_last(module: nn.BatchNorm2d, x: torch.Tensor) -> bool:
     """Whether ``SoundBatchNorm2d`` takes its own kernel: training statistics of a float32/float64
     NHWC tensor on the CPU (elsewhere PyTorch's kernel is accurate or the only one)."""
-    return ((module.training or not module.track_running_stats) and x.dim() == 4 and x.device.type == "cpu"
-            and x.dtype in (torch.float32, torch.float64) and x.shape[1] > 1 and x.shape[0] * x.shape[2] * x.shape[3] > 1
-            and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous())
+    return ((module.training or not module.track_running_stats) and x.device.type == "cpu"
+            and x.dtype in (torch.float32, torch.float64) and native.strictly_nhwc(x))
 
 
 class SoundBatchNorm2d(nn.BatchNorm2d):

@@ -1,11 +1,12 @@
 """Native CPU kernels, compiled on first use with the machine's C++ compiler and cached.
 
-Only ``batchnorm_nhwc.cpp`` (``common.bn``'s NHWC BatchNorm) is native. It is built with
-``-O3 -march=native -fopenmp`` (and ``$CXXFLAGS``) into ``$RLNAS_CACHE`` (default ``~/.cache/rlnas``) under a name that
-hashes the source, the compiler, the flags and this CPU, so a cache shared between machines never
-hands one machine code built for another. Without a compiler, or with ``RLNAS_NATIVE=0``, callers
-get ``None`` and use their PyTorch operators instead (the same results, slower); a failed build
-says why once. The library links ``libgomp.so.1``, which resolves to the OpenMP runtime PyTorch has
+Two are native, each in ``native/<name>.cpp``: ``batchnorm_nhwc`` (``common.bn``) and
+``avgpool3x3_nhwc`` (``common.pooling``). Each is built with ``-O3 -march=native -fopenmp`` (and
+``$CXXFLAGS``) into ``$RLNAS_CACHE/kernels`` (default ``~/.cache/rlnas``) under a name that hashes
+the source, the compiler, the flags and this CPU, so a cache shared between machines never hands
+one machine code built for another. Without a compiler, or with ``RLNAS_NATIVE=0``, callers get
+``None`` and use their PyTorch operators instead (the same results, slower); a failed build says
+why once. A library links ``libgomp.so.1``, which resolves to the OpenMP runtime PyTorch has
 already loaded, so its threads are PyTorch's threads; if loading it brought a second OpenMP runtime
 into the process (a PyTorch built with another one), it is not used: two thread pools would fight
 over the cores.
@@ -20,10 +21,11 @@ import shutil
 import subprocess
 import tempfile
 import warnings
+from contextlib import nullcontext
 from functools import lru_cache
 from pathlib import Path
 
-import torch  # noqa: F401  (loaded first, its OpenMP runtime is the one a library binds to)
+import torch  # before any library: its OpenMP runtime is the one a library binds to
 
 SOURCE_DIR = Path(__file__).with_name("native")
 FLAG_SETS = (["-O3", "-march=native", "-fopenmp"], ["-O3", "-fopenmp"])  # best first
@@ -108,7 +110,37 @@ def library(name: str) -> ctypes.CDLL | None:
         runtimes = _loaded_openmp_runtimes()
         if len(runtimes) > 1:
             raise RuntimeError(f"it would run a second OpenMP runtime beside PyTorch's: {sorted(runtimes)}")
-    except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+    except (OSError, AttributeError, RuntimeError, subprocess.SubprocessError) as error:
         warnings.warn(f"native kernel {name} unavailable, using PyTorch operators: {error}", RuntimeWarning)
         return None
     return lib
+
+
+POINTER, INT64 = ctypes.c_void_p, ctypes.c_int64  # argument types of the kernels' tensors and sizes
+
+
+def functions(name: str, signatures: dict[str, list]) -> dict[str, ctypes._CFuncPtr] | None:
+    """``{function name: callable}`` of library ``name`` with the given argument types (results are
+    void), or ``None`` where it cannot be had (see ``library``)."""
+    lib = library(name)
+    if lib is None:
+        return None
+    bound = {}
+    for function, argtypes in signatures.items():
+        bound[function] = getattr(lib, function)
+        bound[function].argtypes, bound[function].restype = argtypes, None
+    return bound
+
+
+def strictly_nhwc(x: torch.Tensor) -> bool:
+    """A 4-D tensor whose memory is NHWC and not also NCHW (as when C or H*W is 1): the kernels' layout."""
+    return x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+
+
+def address(tensor: torch.Tensor | None) -> int | None:
+    return None if tensor is None else tensor.data_ptr()
+
+
+def profiled(name: str):
+    """A profiler range around a native kernel (it is no ATen operator), only while profiling."""
+    return torch.profiler.record_function(f"rlnas::{name}") if torch.autograd._profiler_enabled() else nullcontext()

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import common.bn
+import common.pooling
 from common import native
 from common.bn import SoundBatchNorm2d
 
@@ -140,3 +141,22 @@ def test_sound_batchnorm_takes_the_kernel_for_nhwc_training(monkeypatch):
     module.eval()(torch.randn(2, 4, 3, 3).contiguous(memory_format=NHWC))  # evaluation: PyTorch's kernel
     assert calls == [torch.Size([2, 4, 3, 3])]
 
+
+@needs_compiler
+def test_pooling_takes_the_kernel_for_nhwc_on_the_cpu(monkeypatch):
+    calls, real = [], common.pooling._box
+
+    def spy(kernel, source, backward):
+        calls.append(backward)
+        return real(kernel, source, backward)
+
+    monkeypatch.setattr(common.pooling, "_box", spy)
+    x = torch.randn(2, 4, 5, 5).contiguous(memory_format=NHWC).requires_grad_()
+    out = common.pooling.avg_pool_3x3(x)
+    out.backward(torch.ones_like(out))
+    common.pooling.avg_pool_3x3(torch.randn(2, 4, 5, 5))  # NCHW: the depthwise convolution
+    common.pooling.avg_pool_3x3(torch.randn(2, 4, 5, 5, dtype=torch.bfloat16).contiguous(memory_format=NHWC))
+    assert calls == [False, True]
+    # every in-image pixel of a window counts once: the gradient of the sum is the sum over the
+    # windows containing the pixel of 1 / window size
+    assert torch.allclose(x.grad[0, 0, 2, 2], torch.tensor(1.0)) and float(x.grad[0, 0, 0, 0]) == pytest.approx(1 / 4 + 2 / 6 + 1 / 9)

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import common.pooling
 from common.bn import to_channels_last
 from common.checkpoint import load_checkpoint, save_checkpoint
 from common.config import load_config
@@ -85,19 +86,25 @@ def test_optimised_forward_in_float32_gives_the_plain_gradients():
             assert torch.allclose(a.grad, b.grad, rtol=0, atol=1e-5 * a.grad.abs().max()), name
 
 
+@pytest.mark.parametrize("native_kernel", [True, False], ids=["native kernel", "depthwise convolution"])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last], ids=["NCHW", "NHWC"])
 @pytest.mark.parametrize("shape", [(2, 3, 1, 1), (2, 3, 1, 6), (3, 4, 2, 7), (2, 5, 9, 8)])
-def test_pooling_as_a_depthwise_convolution_equals_avg_pool2d_forward_and_backward(shape):
-    x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+def test_pooling_equals_avg_pool2d_forward_and_backward(shape, layout, native_kernel, monkeypatch):
+    if not native_kernel:
+        monkeypatch.setattr(common.pooling, "native_kernels", lambda: None)
+    elif common.pooling.native_kernels() is None:
+        pytest.skip("no C++ compiler: the native kernel cannot be built")
+    x = torch.randn(shape, dtype=torch.float64).contiguous(memory_format=layout).requires_grad_()
     reference = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
     grad = torch.randn(shape, dtype=torch.float64)
     ours, theirs = avg_pool_3x3(x), reference(x)
     assert torch.allclose(ours, theirs, atol=1e-12)
     assert torch.allclose(torch.autograd.grad(ours, x, grad)[0], torch.autograd.grad(theirs, x, grad)[0], atol=1e-12)
     assert torch.autograd.gradcheck(avg_pool_3x3, (x,))
-    # float32 NHWC (the training layout): same values to float rounding, and the output stays NHWC
-    nhwc = x.detach().float().contiguous(memory_format=torch.channels_last)
-    out = avg_pool_3x3(nhwc)
-    assert out.is_contiguous(memory_format=torch.channels_last)
+    # float32 (NHWC: the training layout): same values to float rounding, in the input's layout
+    single = x.detach().float().contiguous(memory_format=layout)
+    out = avg_pool_3x3(single)
+    assert out.is_contiguous(memory_format=layout)
     assert torch.allclose(out.double(), theirs.detach(), atol=1e-5)
 
 

@@ -12,14 +12,14 @@ normalisation; uniform random labels):
 - optimised NCHW: ``common.trainer.train_step`` and the optimised forward (shared ReLU per node,
   pooling as a depthwise convolution, foreach SGD), NCHW tensors; ``--amp`` adds autocast;
 - optimised NHWC: the same in channels_last with ``common.bn.SoundBatchNorm2d`` (``to_channels_last``,
-  what ``train.channels_last: true``, the NAS-Bench-201 configs' setting, does), with its native
-  kernel where one can be built (``common.native``);
+  what ``train.channels_last: true``, the NAS-Bench-201 configs' setting, does), with the native
+  BatchNorm and pooling kernels where they can be built (``common.native``);
 - entry point: the real training loop (``SupernetTrainer``: LR schedule, path sampling, loss and
   accuracy accumulated on the device, progress) with the NHWC step, ``--steps`` steps per epoch;
 - with ``--amp-variant bf16|fp16``: the optimised NHWC step under that autocast as well (on a CPU
   with AMX, bf16 convolutions run on its matrix units);
-- with ``--fallback-variant``: the optimised NHWC step with ``SoundBatchNorm2d``'s PyTorch-operator
-  path, what a machine without a C++ compiler runs (when the native kernel is built).
+- with ``--fallback-variant``: the optimised NHWC step with BatchNorm and pooling on their
+  PyTorch-operator paths, what a machine without a C++ compiler runs (when the native kernels are built).
 
 The variants alternate in rounds, so that a machine whose load changes treats them alike, and
 within a round the released, plain and optimised variants train the same random paths (drawn once
@@ -54,12 +54,14 @@ from torch.utils.flop_counter import FlopCounterMode
 from _timing import print_table, synchronize
 from _released_step import ReleasedSupernet, released_optimizer, released_step
 import common.bn
+import common.pooling
 from common.bn import SoundBatchNorm2d, to_channels_last
 from common.data import BatchAugment, DataConfig, InMemoryLoader, SyntheticConfig, build_datasets
 from common.labels import LabelConfig, build_label_generator
 from common.seeding import numpy_rng
 from common.threads import physical_cores
 from common.training import SupernetTrainer, TrainConfig, build_optimizer, grad_scaler, train_step
+from nas_bench_201.ops import avg_pool_3x3, avg_pool_3x3_reference
 from nas_bench_201.supernet import Supernet, SupernetConfig
 
 
@@ -73,15 +75,19 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def native_kernels_built() -> bool:
+    return common.bn.native_kernels() is not None and common.pooling.native_kernels() is not None
+
+
 def kernel_isa() -> str:
     """The vector instructions PyTorch's CPU kernels use (``ATEN_CPU_CAPABILITY`` lowers it), oneDNN's
-    limit if ``ONEDNN_MAX_CPU_ISA`` sets one, and whether the native BatchNorm kernel was built (with
+    limit if ``ONEDNN_MAX_CPU_ISA`` sets one, and whether the native kernels were built (with
     ``CXXFLAGS=-mno-avx512f``, for AVX2): with all three an AVX-512 machine runs the AVX2 code."""
     isa = torch.backends.cpu.get_cpu_capability()
     limit = os.environ.get("ONEDNN_MAX_CPU_ISA")
     native = "built" + (f" with CXXFLAGS={os.environ['CXXFLAGS']}" if os.environ.get("CXXFLAGS") else "")
     return (f"ATen {isa}" + (f", oneDNN up to {limit}" if limit else "")
-            + f", native BatchNorm {native if common.bn.native_kernels() is not None else 'unavailable'}")
+            + f", native kernels {native if native_kernels_built() else 'unavailable'}")
 
 
 def endless_batches(loader: InMemoryLoader):
@@ -159,11 +165,11 @@ class Ours(Variant):
             self.optimizer.step()
 
 
-class OperatorBatchNorm(Ours):
-    """The optimised NHWC step with ``SoundBatchNorm2d`` on its PyTorch-operator fallback."""
+class WithoutNativeKernels(Ours):
+    """The optimised NHWC step with BatchNorm and pooling on their PyTorch-operator paths."""
 
     def step(self, path=None) -> None:
-        with without_native_kernel():
+        with without_native_kernels():
             super().step(path)
 
 
@@ -238,23 +244,32 @@ def conv_gflops(batch: int, channels: int, size: int, device, repeats: int = 3) 
 
 
 @contextlib.contextmanager
-def without_native_kernel():
-    """``SoundBatchNorm2d`` on its PyTorch-operator fallback, as where no compiler is."""
-    saved = common.bn.native_kernels
-    common.bn.native_kernels = lambda: None
+def without_native_kernels():
+    """BatchNorm and pooling on their PyTorch-operator paths, as where no compiler is."""
+    saved = common.bn.native_kernels, common.pooling.native_kernels
+    common.bn.native_kernels = common.pooling.native_kernels = lambda: None
     try:
         yield
     finally:
-        common.bn.native_kernels = saved
+        common.bn.native_kernels, common.pooling.native_kernels = saved
 
 
 FALLBACK = "SoundBatchNorm2d NHWC, PyTorch operators"
 
 
+def forward_backward_ms(function, x, device, repeats: int) -> tuple[float, float]:
+    """``(forward and backward, backward alone)`` of ``function(x)`` in ms, best of ``repeats``."""
+    grad = torch.randn_like(x)
+    both = best_seconds(lambda: torch.autograd.grad(function(x), x, grad), repeats, device)
+    out = function(x)
+    backward = best_seconds(lambda: torch.autograd.grad(out, x, grad, retain_graph=True), repeats, device)
+    return 1e3 * both, 1e3 * backward
+
+
 def batchnorm_ms(batch: int, channels: int, size: int, device, repeats: int = 5) -> dict[str, tuple[float, float]]:
-    """Training-mode BatchNorm at one shape: ``(forward and backward, backward alone)`` in ms for
-    PyTorch's kernel on NCHW and on NHWC tensors and for ``SoundBatchNorm2d`` on NHWC ones (with its
-    native kernel where there is one, and then also without)."""
+    """Training-mode BatchNorm at one shape, ``forward_backward_ms`` of PyTorch's kernel on NCHW and
+    on NHWC tensors and of ``SoundBatchNorm2d`` on NHWC ones (with its native kernel where there is
+    one, and then also without)."""
     cases = [("NCHW kernel", torch.nn.BatchNorm2d, torch.contiguous_format),
              ("NHWC kernel", torch.nn.BatchNorm2d, torch.channels_last),
              ("SoundBatchNorm2d NHWC", SoundBatchNorm2d, torch.channels_last)]
@@ -264,12 +279,21 @@ def batchnorm_ms(batch: int, channels: int, size: int, device, repeats: int = 5)
     for name, kind, layout in cases:
         module = kind(channels).to(device)
         x = torch.randn(batch, channels, size, size, device=device).contiguous(memory_format=layout).requires_grad_()
-        grad = torch.randn_like(x)
-        with without_native_kernel() if name == FALLBACK else contextlib.nullcontext():
-            both = best_seconds(lambda: torch.autograd.grad(module(x), x, grad), repeats, device)
-            out = module(x)
-            backward = best_seconds(lambda: torch.autograd.grad(out, x, grad, retain_graph=True), repeats, device)
-        timings[name] = (1e3 * both, 1e3 * backward)
+        with without_native_kernels() if name == FALLBACK else contextlib.nullcontext():
+            timings[name] = forward_backward_ms(module, x, device, repeats)
+    return timings
+
+
+def pooling_ms(batch: int, channels: int, size: int, device, repeats: int = 5) -> dict[str, tuple[float, float]]:
+    """NAS-Bench-201's 3x3 average pooling of an NHWC tensor at one shape, ``forward_backward_ms`` of
+    PyTorch's pooling kernel, of ours as a depthwise convolution and of our native kernel (where built)."""
+    x = torch.randn(batch, channels, size, size, device=device).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    timings = {"pooling kernel": forward_backward_ms(avg_pool_3x3_reference, x, device, repeats)}
+    with without_native_kernels():
+        timings["depthwise convolution"] = forward_backward_ms(avg_pool_3x3, x, device, repeats)
+    if common.pooling.native_kernels() is not None:
+        timings["native kernel"] = forward_backward_ms(avg_pool_3x3, x, device, repeats)
     return timings
 
 
@@ -352,8 +376,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--amp-variant", choices=("none", "bf16", "fp16"), default="none",
                         help="also time the optimised NHWC step under this autocast, in the same rounds")
     parser.add_argument("--fallback-variant", action="store_true",
-                        help="also time the optimised NHWC step with the BatchNorm's PyTorch-operator fallback instead "
-                             "of its native kernel, in the same rounds")
+                        help="also time the optimised NHWC step without the native kernels (BatchNorm and pooling on "
+                             "PyTorch operators), in the same rounds")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
@@ -389,9 +413,9 @@ def main(argv=None) -> dict:
                     Ours("optimised NCHW", copy.deepcopy(model), loader(), nchw_cfg, True, device, args.seed),
                     Ours("optimised NHWC", copy.deepcopy(model), loader(), fast_cfg, True, device, args.seed),
                     EntryPoint(copy.deepcopy(model), loader(), fast_cfg, device, args.seed, args.steps, Path(run_dir))]
-        if args.fallback_variant and common.bn.native_kernels() is not None:
-            variants.append(OperatorBatchNorm("optimised NHWC, operator BatchNorm", copy.deepcopy(model), loader(),
-                                              fast_cfg, True, device, args.seed))
+        if args.fallback_variant and native_kernels_built():
+            variants.append(WithoutNativeKernels("optimised NHWC, no native kernels", copy.deepcopy(model), loader(),
+                                                 fast_cfg, True, device, args.seed))
         if args.amp_variant != "none":
             variants.append(Ours(f"optimised NHWC, amp {args.amp_variant}", copy.deepcopy(model), loader(),
                                  dataclasses.replace(fast_cfg, amp=args.amp_variant), True, device, args.seed))
@@ -446,19 +470,22 @@ def main(argv=None) -> dict:
             shapes = [(args.batch, args.channels << stage, args.image_size >> stage) for stage in range(3)]
             convs = {shape: conv_gflops(*shape, device) for shape in shapes}
             norms = {shape: batchnorm_ms(*shape, device) for shape in shapes}
+            pools = {shape: pooling_ms(*shape, device) for shape in shapes}
             breakdown = {"released": time_breakdown(variants[0], args.steps), "optimised": time_breakdown(fast, args.steps)}
             results.update(step_gflop=flops / 1e9, matmul_gflops=matmul, conv_gflops={str(k): v for k, v in convs.items()},
                            achieved_gflops={k: flops / 1e9 / s for k, s in seconds.items()}, breakdown=breakdown,
-                           batchnorm_ms={str(k): v for k, v in norms.items()})
+                           batchnorm_ms={str(k): v for k, v in norms.items()},
+                           pooling_ms={str(k): v for k, v in pools.items()})
             print(f"\nroofline: one step of a random path = {flops / 1e9:.2f} GFLOP (FlopCounterMode, forward and backward, "
                   f"mean of {args.flop_paths} paths)")
             print("  achieved: " + ", ".join(f"{k} {v:.1f}" for k, v in results["achieved_gflops"].items()) + " GFLOP/s")
             print(f"  machine:  float32 matmul {args.matmul}^3 {matmul:.1f} GFLOP/s; 3x3 conv forward+backward "
                   + ", ".join(f"{c}ch {s}x{s} {g:.1f}" for (_, c, s), g in convs.items()) + " GFLOP/s")
-            print("BatchNorm alone, training mode, ms: forward and backward / backward alone (best of several):")
-            print_table(("shape", *norms[shapes[0]]), [
-                (f"{b}x{c}x{h}x{h}", *(f"{both:.2f} / {back:.2f}" for both, back in norms[(b, c, h)].values()))
-                for b, c, h in shapes])
+            for title, timings in (("BatchNorm alone, training mode", norms), ("3x3 average pooling alone, NHWC", pools)):
+                print(f"{title}, ms: forward and backward / backward alone (best of several):")
+                print_table(("shape", *timings[shapes[0]]), [
+                    (f"{b}x{c}x{h}x{h}", *(f"{both:.2f} / {back:.2f}" for both, back in timings[(b, c, h)].values()))
+                    for b, c, h in shapes])
             print("time per step by operator kind (torch.profiler self times; the profiler slows steps down):")
             kinds = list(breakdown["optimised"])
             print_table(("kind", "released ms", "optimised ms", "optimised share"), [

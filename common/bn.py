@@ -90,8 +90,8 @@ def _native_forward(kernel, x, weight, bias, eps):
     out = torch.empty_like(x)
     mean, var, invstd = x.new_empty(3, channels)
     with native.profiled("batch_norm_nhwc"):
-        kernel(x.data_ptr(), out.data_ptr(), x.numel() // channels, channels, eps, native.address(weight), native.address(bias),
-               mean.data_ptr(), var.data_ptr(), invstd.data_ptr(), torch.get_num_threads())
+        kernel(x.data_ptr(), out.data_ptr(), x.numel() // channels, channels, eps, native.address(weight),
+               native.address(bias), mean.data_ptr(), var.data_ptr(), invstd.data_ptr(), torch.get_num_threads())
     return out, mean, var, invstd
 
 
@@ -112,8 +112,9 @@ def _native_backward(kernel, grad, x, weight, mean, invstd, needs):
     grad_x = torch.empty_like(x) if needs[0] else None
     grad_weight, grad_bias = (torch.empty_like(weight) if need else None for need in needs[1:])
     with native.profiled("batch_norm_nhwc_backward"):
-        kernel(grad.data_ptr(), x.data_ptr(), mean.data_ptr(), invstd.data_ptr(), native.address(weight), native.address(grad_x),
-               native.address(grad_weight), native.address(grad_bias), x.numel() // channels, channels, torch.get_num_threads())
+        kernel(grad.data_ptr(), x.data_ptr(), mean.data_ptr(), invstd.data_ptr(), native.address(weight),
+               native.address(grad_x), native.address(grad_weight), native.address(grad_bias),
+               x.numel() // channels, channels, torch.get_num_threads())
     return grad_x, grad_weight, grad_bias
 
 

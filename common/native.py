@@ -34,8 +34,9 @@ ABI_VERSION = 1
 
 def cache_dir() -> Path:
     configured = os.environ.get("RLNAS_CACHE")
-    base = Path(configured) if configured else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rlnas"
-    return base / "kernels"
+    if configured:
+        return Path(configured) / "kernels"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rlnas" / "kernels"
 
 
 def _cpu_signature() -> str:

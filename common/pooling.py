@@ -26,7 +26,8 @@ def _box(kernel, source: torch.Tensor, backward: bool) -> torch.Tensor:
     out = torch.empty_like(source)
     batch, channels, height, width = source.shape
     with native.profiled("avg_pool_3x3_nhwc" + ("_backward" if backward else "")):
-        kernel(source.data_ptr(), out.data_ptr(), batch, height, width, channels, int(backward), torch.get_num_threads())
+        kernel(source.data_ptr(), out.data_ptr(), batch, height, width, channels, int(backward),
+               torch.get_num_threads())
     return out
 
 

@@ -25,9 +25,14 @@ def fresh_library(monkeypatch, tmp_path):
     native.library.cache_clear()
 
 
-@needs_compiler
-def test_the_kernel_builds_wherever_there_is_a_compiler():
-    assert common.bn.native_kernels() is not None  # a broken build must not pass as a skipped test
+def test_the_kernels_build():
+    """Required under CI (RLNAS_REQUIRE_NATIVE=1): a broken build must not pass as skipped tests.
+    Elsewhere a machine without a (suitable) compiler runs the PyTorch-operator paths."""
+    built = common.bn.native_kernels() is not None and common.pooling.native_kernels() is not None
+    if not built:
+        if os.environ.get("RLNAS_REQUIRE_NATIVE") == "1":
+            pytest.fail("the native kernels are required (RLNAS_REQUIRE_NATIVE=1) but could not be built")
+        pytest.skip("the native kernels cannot be built here (no C++ compiler with OpenMP)")
 
 
 @needs_compiler

@@ -32,7 +32,7 @@ def test_the_kernels_build():
     if not built:
         if os.environ.get("RLNAS_REQUIRE_NATIVE") == "1":
             pytest.fail("the native kernels are required (RLNAS_REQUIRE_NATIVE=1) but could not be built")
-        pytest.skip("the native kernels cannot be built here (no C++ compiler with OpenMP)")
+        pytest.skip("no native kernels here (no C++ compiler with OpenMP, or RLNAS_NATIVE=0)")
 
 
 @needs_compiler

@@ -1,4 +1,4 @@
-"""The compiled NHWC BatchNorm kernel (common/native/batchnorm_nhwc.cpp) and its build cache:
+"""The compiled NHWC kernels (common/native/: BatchNorm, 3x3 average pooling) and their build cache:
 results against float64 PyTorch, the cache key, and the fallback when a build cannot be had."""
 import os
 import warnings
@@ -14,12 +14,15 @@ from common.bn import SoundBatchNorm2d
 
 NHWC = torch.channels_last
 needs_compiler = pytest.mark.skipif(native._compiler() is None, reason="no C++ compiler")
+needs_kernels = pytest.mark.skipif(common.bn.native_kernels() is None or common.pooling.native_kernels() is None,
+                                   reason="no native kernels here (test_the_kernels_build says why)")
 
 
 @pytest.fixture
 def fresh_library(monkeypatch, tmp_path):
     """``native.library`` with an empty cache folder and no memory of earlier loads."""
     monkeypatch.setenv("RLNAS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("RLNAS_NATIVE", raising=False)
     native.library.cache_clear()
     yield tmp_path / "cache" / "kernels"
     native.library.cache_clear()
@@ -35,7 +38,7 @@ def test_the_kernels_build():
         pytest.skip("no native kernels here (no C++ compiler with OpenMP, or RLNAS_NATIVE=0)")
 
 
-@needs_compiler
+@needs_kernels
 def test_the_build_is_cached_whole_and_keyed_by_the_cpu(fresh_library, monkeypatch):
     source, compiler = native.SOURCE_DIR / "batchnorm_nhwc.cpp", native._compiler()
     first = native._build(source, compiler)
@@ -69,7 +72,7 @@ def test_openmp_runtimes_are_read_from_the_memory_map():
                                             "/opt/intel/libiomp5.so"}
 
 
-@needs_compiler
+@needs_kernels
 @pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="no /proc memory map")
 def test_the_library_shares_pytorchs_openmp_runtime():
     assert common.bn.native_kernels() is not None
@@ -93,7 +96,7 @@ def reference(x, weight, bias, grad):
     return out.detach(), x.detach().mean(dims), x.detach().var(dims, unbiased=False), grads
 
 
-@needs_compiler
+@needs_kernels
 @pytest.mark.parametrize("dtype, tolerance", [(torch.float64, 1e-12), (torch.float32, 2e-6)])
 @pytest.mark.parametrize("shape", [(3, 5, 7, 3), (64, 16, 32, 32), (2, 100, 9, 9), (16, 3, 1, 2)])
 @pytest.mark.parametrize("affine", [False, True])
@@ -116,7 +119,7 @@ def test_kernel_against_float64_pytorch(dtype, tolerance, shape, affine):
         assert error < tolerance, (value.shape, error)
 
 
-@needs_compiler
+@needs_kernels
 def test_thread_count_changes_rounding_only():
     forward, _ = common.bn.native_kernels()[torch.float32]
     x = (torch.randn(64, 16, 32, 32) + 1).contiguous(memory_format=NHWC)
@@ -133,7 +136,7 @@ def test_thread_count_changes_rounding_only():
             assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-@needs_compiler
+@needs_kernels
 def test_sound_batchnorm_takes_the_kernel_for_nhwc_training(monkeypatch):
     calls, real = [], common.bn._native_forward
 
@@ -149,7 +152,7 @@ def test_sound_batchnorm_takes_the_kernel_for_nhwc_training(monkeypatch):
     assert calls == [torch.Size([2, 4, 3, 3])]
 
 
-@needs_compiler
+@needs_kernels
 def test_pooling_takes_the_kernel_for_nhwc_on_the_cpu(monkeypatch):
     calls, real = [], common.pooling._box
 

@@ -56,14 +56,17 @@ def _build(source: Path, compiler: str) -> Path:
     """The cached library for ``source``, compiled now if absent; raises ``RuntimeError`` if no flag
     set compiles. The file appears whole or not at all (written beside, then renamed)."""
     version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=60).stdout
-    errors = []
+    candidates = []
     for flags in FLAG_SETS:
         flags = flags + shlex.split(os.environ.get("CXXFLAGS", ""))  # e.g. -mno-avx512f: the AVX2 code
         key = hashlib.sha256("\0".join([source.read_text(), compiler, version, " ".join(flags),
                                         _cpu_signature()]).encode()).hexdigest()[:16]
-        target = cache_dir() / f"{source.stem}-{key}.so"
+        candidates.append((flags, cache_dir() / f"{source.stem}-{key}.so"))
+    for _, target in candidates:  # a cached build of any flag set: no compiler run (not even a failing one)
         if target.exists():
             return target
+    errors = []
+    for flags, target in candidates:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
         os.close(fd)

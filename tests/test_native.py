@@ -49,6 +49,23 @@ def test_the_build_is_cached_whole_and_keyed_by_the_cpu(fresh_library, monkeypat
     assert other != first and sorted(p.name for p in fresh_library.iterdir()) == sorted([first.name, other.name])
 
 
+@needs_kernels
+def test_a_later_flag_set_is_used_and_then_reused_without_compiling(fresh_library, monkeypatch):
+    monkeypatch.setattr(native, "FLAG_SETS", (["--no-such-option"], ["-O3", "-fopenmp"]))
+    compiles, run = [], native.subprocess.run
+
+    def counting(command, **kwargs):
+        if "-o" in command:
+            compiles.append(command)
+        return run(command, **kwargs)
+
+    monkeypatch.setattr(native.subprocess, "run", counting)
+    source, compiler = native.SOURCE_DIR / "avgpool3x3_nhwc.cpp", native._compiler()
+    built = native._build(source, compiler)
+    assert len(compiles) == 2 and "--no-such-option" in compiles[0] and built.exists()
+    assert native._build(source, compiler) == built and len(compiles) == 2  # the first set is not retried
+
+
 @needs_compiler
 def test_a_failed_build_warns_once_and_leaves_nothing(fresh_library, monkeypatch, tmp_path):
     (tmp_path / "broken.cpp").write_text("this is not C++\n")

@@ -56,11 +56,12 @@ def _build(source: Path, compiler: str) -> Path:
     """The cached library for ``source``, compiled now if absent; raises ``RuntimeError`` if no flag
     set compiles. The file appears whole or not at all (written beside, then renamed)."""
     version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=60).stdout
+    key_parts = [source.read_text(), compiler, version, _cpu_signature()]
+    extra = shlex.split(os.environ.get("CXXFLAGS", ""))  # e.g. -mno-avx512f: the AVX2 code
     candidates = []
     for flags in FLAG_SETS:
-        flags = flags + shlex.split(os.environ.get("CXXFLAGS", ""))  # e.g. -mno-avx512f: the AVX2 code
-        key = hashlib.sha256("\0".join([source.read_text(), compiler, version, " ".join(flags),
-                                        _cpu_signature()]).encode()).hexdigest()[:16]
+        flags = flags + extra
+        key = hashlib.sha256("\0".join(key_parts + [" ".join(flags)]).encode()).hexdigest()[:16]
         candidates.append((flags, cache_dir() / f"{source.stem}-{key}.so"))
     for _, target in candidates:  # a cached build of any flag set: no compiler run (not even a failing one)
         if target.exists():
@@ -86,9 +87,8 @@ def _build(source: Path, compiler: str) -> Path:
 
 def openmp_runtimes(maps: str) -> set[str]:
     """The OpenMP runtime files mapped into a process, from its ``/proc/<pid>/maps`` text."""
-    names = ("libgomp", "libiomp", "libomp")
-    return {line.split()[-1] for line in maps.splitlines()
-            if line.split() and Path(line.split()[-1]).name.startswith(names)}
+    paths = {fields[-1] for fields in map(str.split, maps.splitlines()) if fields}
+    return {path for path in paths if Path(path).name.startswith(("libgomp", "libiomp", "libomp"))}
 
 
 def _loaded_openmp_runtimes() -> set[str]:
@@ -109,8 +109,9 @@ def library(name: str) -> ctypes.CDLL | None:
         return None
     try:
         lib = ctypes.CDLL(str(_build(SOURCE_DIR / f"{name}.cpp", compiler)))
-        if lib.rlnas_abi_version() != ABI_VERSION:
-            raise RuntimeError(f"ABI version {lib.rlnas_abi_version()}, expected {ABI_VERSION}")
+        version = lib.rlnas_abi_version()
+        if version != ABI_VERSION:
+            raise RuntimeError(f"ABI version {version}, expected {ABI_VERSION}")
         runtimes = _loaded_openmp_runtimes()
         if len(runtimes) > 1:
             raise RuntimeError(f"it would run a second OpenMP runtime beside PyTorch's: {sorted(runtimes)}")

@@ -12,17 +12,15 @@ import common.bn
 from common.bn import SoundBatchNorm2d, channel_sums, recalibrate_bn, to_channels_last
 from nas_bench_201.supernet import Supernet, SupernetConfig
 
+from conftest import use_native_kernels
+
 NHWC = torch.channels_last
 
 
 @pytest.fixture(autouse=True, params=["native kernel", "pytorch operators"])
 def implementation(request, monkeypatch):
-    """Every test runs with the compiled kernel (skipped without a compiler) and with its fallback."""
-    if request.param == "native kernel":
-        if common.bn.native_kernels() is None:
-            pytest.skip("no C++ compiler: the native kernel cannot be built")
-    else:
-        monkeypatch.setattr(common.bn, "native_kernels", lambda: None)
+    """Every test runs with the compiled kernel (skipped where it cannot be built) and with its fallback."""
+    use_native_kernels(common.bn, request.param == "native kernel", monkeypatch)
     return request.param
 
 

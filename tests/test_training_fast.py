@@ -16,6 +16,8 @@ from nas_bench_201.ops import avg_pool_3x3
 from nas_bench_201.space import AVG_POOL, CONV_1X1, CONV_3X3
 from nas_bench_201.supernet import Supernet, SupernetConfig, build_supernet
 
+from conftest import use_native_kernels
+
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 TINY = ["device=cpu", "data.dataset=synthetic", "data.synthetic.num_images=64", "data.synthetic.image_size=16",
         "data.synthetic.num_test_images=0", "model.channels=4", "model.cells_per_stage=1", "train.epochs=2",
@@ -90,10 +92,7 @@ def test_optimised_forward_in_float32_gives_the_plain_gradients():
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last], ids=["NCHW", "NHWC"])
 @pytest.mark.parametrize("shape", [(2, 3, 1, 1), (2, 3, 1, 6), (3, 4, 2, 7), (2, 5, 9, 8)])
 def test_pooling_equals_avg_pool2d_forward_and_backward(shape, layout, native_kernel, monkeypatch):
-    if not native_kernel:
-        monkeypatch.setattr(common.pooling, "native_kernels", lambda: None)
-    elif common.pooling.native_kernels() is None:
-        pytest.skip("no C++ compiler: the native kernel cannot be built")
+    use_native_kernels(common.pooling, native_kernel, monkeypatch)
     x = torch.randn(shape, dtype=torch.float64).contiguous(memory_format=layout).requires_grad_()
     reference = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
     grad = torch.randn(shape, dtype=torch.float64)

@@ -42,7 +42,7 @@ def test_every_check_and_measurement_runs_on_cpu(tmp_path, capsys, restore_threa
         assert throughput[section]["darts_imagenet"]["images_per_s"] > 0
         assert throughput[section]["mobilenet_imagenet"]["images_per_s"] > 0
     assert throughput["jpeg_pipeline"]["images_per_s"] > 0 and throughput["jpeg_pipeline"]["workers"] == 1
-    assert report["ok"] is True
+    assert report["ok"] is True and report["complete"] is True
     printed = capsys.readouterr().out
     assert "check ddp" in printed and "all checks passed: True" in printed
 

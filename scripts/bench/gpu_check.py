@@ -21,7 +21,8 @@ on a generated folder of JPEGs.
 
 Without CUDA it says so in one line and exits 2. ``--device cpu --tiny`` runs every part of it on
 the CPU at tiny sizes (gloo instead of nccl): the tests do, so that it cannot rot. Exit status: 0 when
-every check passed, 1 otherwise (the JSON says which).
+every check passed, 1 otherwise (the JSON says which). The JSON is rewritten after each part, with
+``"complete": false`` until the last, so a run cut short keeps what it had measured.
 """
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 from common.bn import to_channels_last  # noqa: E402
 from common.cli import ArgumentParser, output_file  # noqa: E402
 from common.errors import UserError  # noqa: E402
-from common.checkpoint import load_checkpoint  # noqa: E402
+from common.checkpoint import atomic_write_text, load_checkpoint  # noqa: E402
 from common.config import load_config  # noqa: E402
 from common.seeding import numpy_rng  # noqa: E402
 from common.training import TrainConfig, build_optimizer, grad_scaler, train_step, train_supernet  # noqa: E402
@@ -470,6 +471,14 @@ def summary(report: dict) -> str:
     return "\n".join(lines)
 
 
+def write_report(out: Path, report: dict, started: float, complete: bool) -> None:
+    report["ok"] = complete and all(result.get("ok") for result in report["checks"].values())
+    report["complete"] = complete
+    report["seconds"] = time.perf_counter() - started
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, json.dumps(report, indent=1, default=str) + "\n")
+
+
 def main(argv=None) -> int:
     parser = ArgumentParser(prog="scripts/bench/gpu_check.sh", description=__doc__)
     parser.add_argument("out", help="JSON file to write")
@@ -493,16 +502,17 @@ def main(argv=None) -> int:
               "cudnn": torch.backends.cudnn.version() if device.type == "cuda" else None, "tiny": args.tiny,
               "tf32": {"cudnn": torch.backends.cudnn.allow_tf32, "matmul": torch.backends.cuda.matmul.allow_tf32},
               "sizes": asdict(sizes), "checks": {}, "throughput": {}}
+    out = Path(args.out)
     with tempfile.TemporaryDirectory() as work:
         ctx = {"sizes": sizes, "device": device, "work": Path(work), "workers": args.workers}
-        for name, fn in CHECKS:
-            run_part(report["checks"], name, fn, ctx)
-        for name, fn in MEASURES:
-            run_part(report["throughput"], name, fn, ctx)
-    report["ok"] = all(result.get("ok") for result in report["checks"].values())
-    report["seconds"] = time.perf_counter() - started
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=1, default=str) + "\n")
+        for section, parts in (("checks", CHECKS), ("throughput", MEASURES)):
+            for name, fn in parts:
+                run_part(report[section], name, fn, ctx)
+                result = report[section][name]
+                print(f"gpu_check: {name} {'FAILED' if 'error' in result or result.get('ok') is False else 'done'}"
+                      f" in {result['seconds']:.0f} s", file=sys.stderr, flush=True)
+                write_report(out, report, started, complete=False)  # a run cut short keeps what it measured
+    write_report(out, report, started, complete=True)
     print(summary(report))
     print(f"written: {args.out}")
     return 0 if report["ok"] else 1

@@ -15,3 +15,21 @@ def sgd_kernels(params: Iterable[torch.Tensor], foreach: bool = True) -> dict:
     if foreach and params and all(p.is_cuda for p in params):
         return {"fused": True}
     return {"foreach": foreach}
+
+
+def fill_momentum_buffers(optimizer: torch.optim.Optimizer) -> None:
+    """Give every parameter of a fused SGD group a momentum buffer (zeros where it has none).
+
+    PyTorch's fused SGD takes a step where no parameter has a buffer yet or every one has; the steps of
+    a single-path supernet update different parameters, so without this its second step fails. A zero
+    buffer gives the first update exactly as PyTorch's own first step does (the gradient, as dampening
+    is 0). Called after building the optimizer and after loading its state."""
+    for group in optimizer.param_groups:
+        if not group.get("fused") or group["momentum"] == 0:
+            continue
+        if group["dampening"] != 0:
+            raise ValueError("zero momentum buffers match PyTorch's first SGD step only without dampening")
+        for param in group["params"]:
+            state = optimizer.state[param]
+            if state.get("momentum_buffer") is None:
+                state["momentum_buffer"] = torch.zeros_like(param, memory_format=torch.preserve_format)

@@ -37,7 +37,7 @@ from .checkpoint import (FORMAT_VERSION, RUN_KEYS, UnreadableCheckpoint, checkpo
                          rng_states, save_checkpoint)
 from .config import config_differences, differences_text, dump_config, from_dict, parse_yaml, to_dict
 from .errors import UserError
-from .kernels import sgd_kernels
+from .kernels import fill_momentum_buffers, sgd_kernels
 from .seeding import numpy_rng
 from .stability import StabilityConfig
 
@@ -114,8 +114,10 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig, foreach: bool = True) ->
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}]
     if no_decay:
         groups.append({"params": no_decay, "weight_decay": 0.0})
-    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                           **sgd_kernels(model.parameters(), foreach))
+    optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                                **sgd_kernels(model.parameters(), foreach))
+    fill_momentum_buffers(optimizer)
+    return optimizer
 
 
 def resolve_device(name: str) -> torch.device:
@@ -378,6 +380,7 @@ class Trainer:
         self.model.load_state_dict(payload["model"])
         if payload.get("optimizer"):
             self.optimizer.load_state_dict(payload["optimizer"])
+            fill_momentum_buffers(self.optimizer)  # a checkpoint written with foreach SGD lacks some
         if payload.get("scaler") and self.scaler.is_enabled():
             self.scaler.load_state_dict(payload["scaler"])
         restore_rng_states(payload.get("rng", {}))

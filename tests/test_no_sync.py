@@ -1,9 +1,11 @@
 """No host-device synchronisation per training step: reading a tensor's value on the host (``item``,
 ``float()``, ``tolist``, ``cpu``, ...) only at log points and epoch ends. Counted on CPU by patching
 those methods: the count of a whole run must not grow with the number of steps per epoch."""
+import copy
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -85,3 +87,46 @@ def test_sgd_kernels_by_device():
     assert sgd_kernels([]) == {"foreach": True}
     meta = [nn.Parameter(torch.zeros(2, device="meta"))]
     assert sgd_kernels(meta) == {"foreach": True}
+
+
+
+def _supernet_steps(monkeypatch, kernels: dict, batches, start=None):
+    """Single-path steps of a tiny NAS-Bench-201 supernet on ``batches`` (each path uses other
+    parameters) with the SGD kernels ``kernels``, from the seed-0 weights or from ``start`` (model
+    and optimizer state dicts); returns both state dicts after the last step."""
+    import common.trainer as trainer
+    from nas_bench_201.supernet import Supernet, SupernetConfig
+
+    monkeypatch.setattr(trainer, "sgd_kernels", lambda params, foreach=True: kernels)
+    torch.manual_seed(0)
+    model = Supernet(SupernetConfig(channels=2, cells_per_stage=1), 10).double()
+    cfg = trainer.TrainConfig()
+    optimizer = trainer.build_optimizer(model, cfg)
+    if start is not None:
+        model.load_state_dict(start[0])
+        optimizer.load_state_dict(start[1])
+        trainer.fill_momentum_buffers(optimizer)
+    for images, labels, path in batches:
+        trainer.train_step(model, optimizer, images, labels, path, cfg)
+    return copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict())
+
+
+def test_fused_sgd_trains_a_single_path_supernet_like_foreach(monkeypatch):
+    """Fused SGD (CUDA's kernel; PyTorch has it on CPU too) fails from the second step on when a step's
+    parameters differ from the last step's, unless every parameter has a momentum buffer: with them it
+    ends where foreach SGD ends, also when it resumes from foreach SGD's state (some buffers missing)."""
+    from nas_bench_201.supernet import Supernet, SupernetConfig
+
+    generator, rng = torch.Generator().manual_seed(1), np.random.default_rng(0)
+    sampler = Supernet(SupernetConfig(channels=2, cells_per_stage=1), 10)
+    batches = [(torch.randn(4, 3, 8, 8, generator=generator, dtype=torch.float64),
+                torch.randint(10, (4,), generator=generator), sampler.sample_path(rng)) for _ in range(4)]
+    reference, _ = _supernet_steps(monkeypatch, {"foreach": True}, batches)
+    fused, fused_state = _supernet_steps(monkeypatch, {"fused": True}, batches)
+    assert fused_state["param_groups"][0]["fused"]
+    halfway = _supernet_steps(monkeypatch, {"foreach": True}, batches[:2])
+    assert len(halfway[1]["state"]) < len(fused_state["state"])  # foreach made buffers for used weights only
+    resumed, _ = _supernet_steps(monkeypatch, {"fused": True}, batches[2:], start=halfway)
+    for name, value in reference.items():
+        torch.testing.assert_close(fused[name], value, rtol=1e-12, atol=1e-14, msg=name)
+        torch.testing.assert_close(resumed[name], value, rtol=1e-12, atol=1e-14, msg=name)

@@ -5,7 +5,9 @@
 Correctness (each with its tolerance in the JSON; TF32 is switched off for them):
 - ``step_vs_float64``: one NAS-Bench-201 supernet training step (C=16, N=5, batch 64) in float32 on
   the GPU, NCHW and NHWC (fused SGD), against the plain step in float64 on the CPU, same weights,
-  batch and path: relative loss error < 1e-5, weight update error < 1e-3 of the update's size;
+  batch and path: relative loss error < 1e-5, and a weight update error (the largest, over the largest
+  update) within 4x of the CPU float32 step's own (float32's error on this step, about 1.3e-3 at full
+  sizes: the stem convolution's gradient sums 65,536 terms);
 - ``amp``: bf16 and fp16 (GradScaler) steps give finite losses and weights, the loss within 5% of
   float64 and a weight update pointing the same way (cosine > 0.9; fp16 may skip a step on overflow);
 - ``angles``: a supernet trained on the GPU by ``train_supernet`` (1 epoch, synthetic data); the
@@ -155,11 +157,20 @@ def update_error(initial, reference, state):
     return float((got - want).abs().max()) / scale, cosine
 
 
+FLOAT32_FACTOR = 4  # the device's float32 update may be off by this many times the CPU float32 step's error
+
+
 def check_step_vs_float64(ctx) -> dict:
     sizes, device = ctx["sizes"], ctx["device"]
     initial, images, labels, path, ref_loss, ref_state = reference_step(sizes)
-    out = {"reference": "plain step, float64, CPU", "tolerance": {"loss_relative": 1e-5, "update_relative": 1e-3},
-           "reference_loss": ref_loss}
+    # float32's own error on this step, measured: the CPU float32 step against the same reference
+    cpu_loss, cpu_state, _ = device_step(sizes, torch.device("cpu"), initial, images, labels, path, TrainConfig())
+    floor, _ = update_error(initial, ref_state, cpu_state)
+    bound = FLOAT32_FACTOR * floor
+    out = {"reference": "plain step, float64, CPU", "reference_loss": ref_loss,
+           "cpu_float32": {"loss_relative_error": abs(cpu_loss - ref_loss) / abs(ref_loss),
+                           "update_relative_error": floor},
+           "tolerance": {"loss_relative": 1e-5, "update_relative": bound}}
     ok = True
     with strict_float32():
         for layout, channels_last in (("nchw", False), ("nhwc", True)):
@@ -169,7 +180,7 @@ def check_step_vs_float64(ctx) -> dict:
             update, _ = update_error(initial, ref_state, state)
             out[layout] = {"loss": loss, "loss_relative_error": loss_error, "update_relative_error": update,
                            "fused_sgd": bool(optimizer.defaults.get("fused"))}
-            ok &= loss_error < 1e-5 and update < 1e-3
+            ok &= loss_error < 1e-5 and update < bound
     out["ok"] = ok
     return out
 
@@ -494,6 +505,7 @@ def main(argv=None) -> int:
               "nothing checked")
         return 2
     if device.type == "cuda":
+        device = torch.device("cuda", device.index if device.index is not None else torch.cuda.current_device())
         torch.cuda.set_device(device)
     started = time.perf_counter()
     sizes = TINY if args.tiny else Sizes()

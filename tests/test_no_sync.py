@@ -89,7 +89,6 @@ def test_sgd_kernels_by_device():
     assert sgd_kernels(meta) == {"foreach": True}
 
 
-
 def _supernet_steps(monkeypatch, kernels: dict, batches, start=None):
     """Single-path steps of a tiny NAS-Bench-201 supernet on ``batches`` (each path uses other
     parameters) with the SGD kernels ``kernels``, from the seed-0 weights or from ``start`` (model

@@ -33,3 +33,14 @@ def fill_momentum_buffers(optimizer: torch.optim.Optimizer) -> None:
             state = optimizer.state[param]
             if state.get("momentum_buffer") is None:
                 state["momentum_buffer"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """``optimizer.load_state_dict(state)`` keeping this process's SGD kernels. PyTorch takes the saved
+    groups' ``foreach`` and ``fused`` flags too: a checkpoint written on the CPU would turn a GPU run's
+    fused SGD into foreach, one written on a GPU would ask the CPU for fused SGD."""
+    optimizer.load_state_dict(state)
+    for group in optimizer.param_groups:
+        for flag in ("foreach", "fused"):
+            group[flag] = optimizer.defaults.get(flag)
+    fill_momentum_buffers(optimizer)

@@ -37,7 +37,7 @@ from .checkpoint import (FORMAT_VERSION, RUN_KEYS, UnreadableCheckpoint, checkpo
                          rng_states, save_checkpoint)
 from .config import config_differences, differences_text, dump_config, from_dict, parse_yaml, to_dict
 from .errors import UserError
-from .kernels import fill_momentum_buffers, sgd_kernels
+from .kernels import fill_momentum_buffers, load_optimizer_state, sgd_kernels
 from .seeding import numpy_rng
 from .stability import StabilityConfig
 
@@ -379,8 +379,7 @@ class Trainer:
         self.resumed_from = checkpoint_record(candidate, payload)
         self.model.load_state_dict(payload["model"])
         if payload.get("optimizer"):
-            self.optimizer.load_state_dict(payload["optimizer"])
-            fill_momentum_buffers(self.optimizer)  # a checkpoint written with foreach SGD lacks some
+            load_optimizer_state(self.optimizer, payload["optimizer"])
         if payload.get("scaler") and self.scaler.is_enabled():
             self.scaler.load_state_dict(payload["scaler"])
         restore_rng_states(payload.get("rng", {}))

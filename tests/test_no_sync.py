@@ -103,8 +103,7 @@ def _supernet_steps(monkeypatch, kernels: dict, batches, start=None):
     optimizer = trainer.build_optimizer(model, cfg)
     if start is not None:
         model.load_state_dict(start[0])
-        optimizer.load_state_dict(start[1])
-        trainer.fill_momentum_buffers(optimizer)
+        trainer.load_optimizer_state(optimizer, start[1])
     for images, labels, path in batches:
         trainer.train_step(model, optimizer, images, labels, path, cfg)
     return copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict())
@@ -125,7 +124,8 @@ def test_fused_sgd_trains_a_single_path_supernet_like_foreach(monkeypatch):
     assert fused_state["param_groups"][0]["fused"]
     halfway = _supernet_steps(monkeypatch, {"foreach": True}, batches[:2])
     assert len(halfway[1]["state"]) < len(fused_state["state"])  # foreach made buffers for used weights only
-    resumed, _ = _supernet_steps(monkeypatch, {"fused": True}, batches[2:], start=halfway)
+    resumed, resumed_state = _supernet_steps(monkeypatch, {"fused": True}, batches[2:], start=halfway)
+    assert resumed_state["param_groups"][0]["fused"] and not resumed_state["param_groups"][0]["foreach"]
     for name, value in reference.items():
         torch.testing.assert_close(fused[name], value, rtol=1e-12, atol=1e-14, msg=name)
         torch.testing.assert_close(resumed[name], value, rtol=1e-12, atol=1e-14, msg=name)

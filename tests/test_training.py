@@ -112,3 +112,30 @@ def test_no_readable_checkpoint_is_an_error_not_a_fresh_start(tmp_path):
         path.write_bytes(b"not a checkpoint")
     with pytest.raises(UserError, match="last.pt: not a readable checkpoint"):
         train(cfg, tmp_path / "run")
+
+
+
+def test_a_run_resumes_with_the_other_sgd_kernels(tmp_path, monkeypatch):
+    """A run begun on the CPU (foreach SGD: momentum buffers of the weights trained so far only)
+    resumes on a GPU with fused SGD (here fused on the CPU), which steps only with a buffer for every
+    parameter; a run begun with fused SGD resumes with foreach. Each keeps the kernels of the process
+    that resumes it (PyTorch would take the checkpoint's) and ends where a foreach run ends."""
+    import common.trainer as trainer
+
+    def fused(on: bool):
+        kernels = {"fused": True} if on else {"foreach": True}
+        monkeypatch.setattr(trainer, "sgd_kernels", lambda params, foreach=True: kernels)
+
+    cfg = tiny_config(tmp_path)
+    train(cfg, tmp_path / "foreach")
+    reference = load_checkpoint(tmp_path / "foreach/checkpoints/last.pt", "nas_bench_201")
+    for name, first, then in (("to_fused", False, True), ("to_foreach", True, False)):
+        fused(first)
+        assert train(cfg, tmp_path / name, stop=1) == 1
+        fused(then)
+        assert train(cfg, tmp_path / name) == 3
+        result = load_checkpoint(tmp_path / name / "checkpoints/last.pt", "nas_bench_201")
+        group = result["optimizer"]["param_groups"][0]
+        assert bool(group["fused"]) == then and bool(group["foreach"]) == (not then), (name, group)
+        for key, value in reference["model"].items():
+            torch.testing.assert_close(result["model"][key], value, rtol=1e-5, atol=1e-6, msg=f"{name} {key}")

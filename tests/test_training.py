@@ -114,7 +114,6 @@ def test_no_readable_checkpoint_is_an_error_not_a_fresh_start(tmp_path):
         train(cfg, tmp_path / "run")
 
 
-
 def test_a_run_resumes_with_the_other_sgd_kernels(tmp_path, monkeypatch):
     """A run begun on the CPU (foreach SGD: momentum buffers of the weights trained so far only)
     resumes on a GPU with fused SGD (here fused on the CPU), which steps only with a buffer for every

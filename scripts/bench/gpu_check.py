@@ -136,6 +136,13 @@ def reference_step(sizes: Sizes):
     return initial, images, labels, path, loss.item(), model.state_dict()
 
 
+def cached_reference_step(ctx):
+    """``reference_step`` once per run: the step and AMP checks compare against the same one."""
+    if "reference" not in ctx:
+        ctx["reference"] = reference_step(ctx["sizes"])
+    return ctx["reference"]
+
+
 def device_step(sizes, device, initial, images, labels, path, cfg: TrainConfig, scaler=None):
     model = nb201(sizes).to(device).train()
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in initial.items()})
@@ -162,7 +169,7 @@ FLOAT32_FACTOR = 4  # the device's float32 update may be off by this many times 
 
 def check_step_vs_float64(ctx) -> dict:
     sizes, device = ctx["sizes"], ctx["device"]
-    initial, images, labels, path, ref_loss, ref_state = reference_step(sizes)
+    initial, images, labels, path, ref_loss, ref_state = cached_reference_step(ctx)
     # float32's own error on this step, measured: the CPU float32 step against the same reference
     cpu_loss, cpu_state, _ = device_step(sizes, torch.device("cpu"), initial, images, labels, path, TrainConfig())
     floor, _ = update_error(initial, ref_state, cpu_state)
@@ -187,7 +194,7 @@ def check_step_vs_float64(ctx) -> dict:
 
 def check_amp(ctx) -> dict:
     sizes, device = ctx["sizes"], ctx["device"]
-    initial, images, labels, path, ref_loss, ref_state = reference_step(sizes)
+    initial, images, labels, path, ref_loss, ref_state = cached_reference_step(ctx)
     out = {"tolerance": {"loss_relative": 0.05, "update_cosine": 0.9}}
     ok = True
     for amp in ("bf16", "fp16"):

@@ -58,6 +58,11 @@ class TrainConfig:
     weight_decay: float = 5e-4
     weight_decay_on: Literal["all", "conv_linear", "conv"] = "all"  # which parameters get weight decay
     label_smoothing: float = 0.0
+    # Gradients between steps. drop: set to None (PyTorch 2), so a weight off this step's path is not
+    # updated at all. zero: zeroed in place, as PyTorch 1.4's Module.zero_grad() did for the released
+    # code: once a weight has been on a path, weight decay and momentum keep moving it on every later
+    # step (docs/decisions.md, "Gradients of unsampled weights").
+    zero_grad: Literal["drop", "zero"] = "drop"
     grad_clip_norm: Optional[float] = None
     grad_clip_value: Optional[float] = None
     drop_last: bool = False
@@ -140,7 +145,8 @@ def grad_scaler(device: torch.device, amp: str) -> torch.amp.GradScaler:
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor,
                path, cfg: TrainConfig, scaler: Optional[torch.amp.GradScaler] = None,
                aux_weight: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """One step: forward (under ``cfg.amp``), cross-entropy, backward, clipping, SGD.
+    """One step: zero the gradients (``cfg.zero_grad``), forward (under ``cfg.amp``), cross-entropy,
+    backward, clipping, SGD.
 
     ``path``: the supernet path to train (``model(images, path)``), or None for a standalone network
     (``model(images)``). A model returning ``(logits, aux_logits)`` adds ``aux_weight`` times the
@@ -157,7 +163,7 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: torch
     loss = F.cross_entropy(logits, labels, label_smoothing=cfg.label_smoothing)
     if aux is not None and aux_weight > 0:
         loss = loss + aux_weight * F.cross_entropy(aux.float(), labels, label_smoothing=cfg.label_smoothing)
-    optimizer.zero_grad(set_to_none=True)
+    optimizer.zero_grad(set_to_none=cfg.zero_grad == "drop")
     if scaler is not None and scaler.is_enabled():
         scaler.scale(loss).backward()
         if cfg.grad_clip_norm is not None or cfg.grad_clip_value is not None:

@@ -5,12 +5,14 @@ gradients with ``set_to_none=True``: in float64 the losses and weights must agre
 released ``zero_grad()`` (PyTorch 1.x) zeroes gradients in place instead, so a weight used by an
 earlier step keeps a zero gradient and SGD keeps applying momentum and weight decay to it while it
 is off the path; from the second step on the two differ in exactly those weights (docs/decisions.md).
+``train.zero_grad: zero`` with ``model.dead_ends: train`` is the released step, at every step.
 """
 import random
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -21,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts" / "bench"
 from _released_step import ReleasedSupernet, released_optimizer, released_step  # noqa: E402
 
 
-def pair(channels=4, cells=2, classes=10):
+def pair(channels=4, cells=2, classes=10, dead_ends="skip"):
     torch.manual_seed(0)
-    ours = Supernet(SupernetConfig(channels=channels, cells_per_stage=cells), classes).double().train()
+    ours = Supernet(SupernetConfig(channels=channels, cells_per_stage=cells, dead_ends=dead_ends), classes).double().train()
     released = ReleasedSupernet(channels, cells, classes).double().train()
     missing, unexpected = released.load_state_dict(ours.state_dict(), strict=False)
     assert missing == ["arch_parameters"] and not unexpected  # the same weights under the same names
@@ -100,3 +102,38 @@ def test_a_dead_end_trains_in_the_released_step_only():
     assert torch.equal(dict(ours.named_parameters())[name], before)  # ours: no gradient, no update
     moved = dict(released.named_parameters())[name]  # released: zero gradient, weight decay applied
     assert torch.allclose(moved, before * (1 - 0.025 * 5e-4 * 1.9), rtol=1e-12)  # Nesterov: lr * wd * (1 + 0.9)
+
+
+@pytest.mark.parametrize("optimised", [True, False])
+def test_zero_grad_zero_with_trained_dead_ends_is_the_released_step(optimised):
+    """Six float64 steps on the released sampler's paths (dead ends included): losses, weights, momentum
+    buffers and BN running statistics equal the released step's at every step; ``drop`` departs."""
+    steps = 6
+    ours, released = pair(dead_ends="train")
+    dropping, _ = pair(dead_ends="train")
+    ours.optimised = dropping.optimised = optimised
+    rng = random.Random(5)
+    paths = [released.draw_path(rng) for _ in range(steps)]
+    assert any(dead_end(row) for path in paths for row in path)  # the case the option is for
+    zero_cfg, drop_cfg = TrainConfig(zero_grad="zero"), TrainConfig(zero_grad="drop")
+    ours_opt, drop_opt, released_opt = build_optimizer(ours, zero_cfg), build_optimizer(dropping, drop_cfg), released_optimizer(released)
+    released_params = dict(released.named_parameters())
+    gaps = []
+    for step, ((images, labels), path) in enumerate(zip(data(steps), paths)):
+        theirs = released_step(released, released_opt, images, labels, path)
+        mine, _ = train_step(ours, ours_opt, images, labels, np.array(path), zero_cfg)
+        train_step(dropping, drop_opt, images, labels, np.array(path), drop_cfg)
+        assert abs(float(mine) - float(theirs)) < 1e-12, step
+        for name, p in ours.named_parameters():
+            q = released_params[name]
+            assert torch.allclose(p, q, rtol=0, atol=1e-12), (step, name)
+            mine_buf, their_buf = ours_opt.state[p].get("momentum_buffer"), released_opt.state[q].get("momentum_buffer")
+            if their_buf is None:  # never on a path: no gradient yet, so no buffer (ours: zeros)
+                assert mine_buf is None or not mine_buf.any(), (step, name)
+            else:
+                assert torch.allclose(mine_buf, their_buf, rtol=0, atol=1e-12), (step, name)
+        released_buffers = dict(released.named_buffers())
+        for name, b in ours.named_buffers():
+            assert torch.allclose(b.double(), released_buffers[name].double(), rtol=0, atol=1e-12), (step, name)
+        gaps.append(max(float((p - q).detach().abs().max()) for p, q in zip(dropping.parameters(), released.get_weights())))
+    assert gaps[0] < 1e-12 and max(gaps[1:]) > 1e-6  # dropped gradients: off-path weights stay put

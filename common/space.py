@@ -1,25 +1,7 @@
-"""The search-space interface: everything the stages (``common.stages``) need from a search space.
+"""The search-space interface (``SearchSpace``) and the registry of spaces (``register``, ``get_space``).
 
-A space package defines one subclass of ``SearchSpace`` and registers one instance of it
-(``SPACE = register(MySpace())``, in the package's ``space.py``, imported by its ``__init__``); the
-stages, the workers and the contract test (``tests/test_space_contract.py``) find it by name
-(``get_space``). Architectures are whatever the space likes (tuples of ints in the shipped spaces);
-everything that leaves a process (result files, queue messages, checkpoints) carries the canonical
-string of ``to_str``, and ``from_str`` parses it back or raises a ``UserError`` that says what is wrong.
-
-What a space provides, by stage:
-
-- codec and sampling (search, evolution, workers): ``to_str``, ``from_str``, ``random``, ``mutate``,
-  ``crossover``, ``is_legal``; ``all_archs`` when the space is small enough to enumerate;
-- configs: ``config_schema`` (supernet + search) and ``retrain_schema``; ``scores`` and
-  ``strategies`` name what ``search.score`` / ``search.strategy`` may be (``check_config``);
-- networks: ``build_supernet(cfg, num_classes)`` (``sample_path(rng)`` + ``forward(x, path)``) and
-  ``build_model(arch, model_cfg, num_classes)`` (the standalone network that is retrained);
-- the angle (``common.angle``): ``angle_atoms`` (atoms + counts) and ``angle_pieces`` (the literal
-  ``V(a, W)``, for tests);
-- costs: ``cost_model(cfg)`` (FLOPs and parameters of the retrained network), optional;
-- drawing: ``draw(arch, path, title)`` when ``can_draw``;
-- the search result: ``describe(arch, cfg, context)`` adds space-specific fields per architecture.
+What a space implements, what each part is for and how a space registers is described once, in
+docs/adding_a_space.md; ``tests/test_space_contract.py`` checks every registered space against it.
 """
 from __future__ import annotations
 

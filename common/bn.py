@@ -5,20 +5,15 @@ A supernet's BN running statistics average over every path trained; a single pat
 average over the given batches (``momentum=None``), with the weights untouched and no gradient
 (the SPOS protocol for scoring a sub-network with inherited weights).
 
-``SoundBatchNorm2d`` (``to_channels_last`` swaps it in) trains NHWC tensors on the CPU with batch
-statistics as accurate as PyTorch's NCHW kernel: in a compiled kernel (``native/batchnorm_nhwc.cpp``)
-where one can be built, else with PyTorch operators.
+``SoundBatchNorm2d`` trains NHWC tensors on the CPU with batch statistics as accurate as PyTorch's
+NCHW kernel (``common.device_ops`` swaps it in on the CPU only).
 """
 from __future__ import annotations
 
-import ctypes
-from functools import lru_cache
 from typing import Callable, Iterable
 
 import torch
 from torch import nn
-
-from . import native
 
 
 def batchnorms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
@@ -64,35 +59,13 @@ def channel_sums(rows: torch.Tensor) -> torch.Tensor:
     return rows.view(count // k, k * channels).sum(0).view(k, channels).sum(0)
 
 
+def strictly_nhwc(x: torch.Tensor) -> bool:
+    """A 4-D tensor whose memory is NHWC and not also NCHW (as when C or H*W is 1)."""
+    return x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+
+
 def _rows(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])  # a view of an NHWC tensor
-
-
-_FORWARD = [native.POINTER] * 2 + [native.INT64] * 2 + [ctypes.c_double] + [native.POINTER] * 5 + [ctypes.c_int]
-_BACKWARD = [native.POINTER] * 8 + [native.INT64] * 2 + [ctypes.c_int]
-
-
-@lru_cache(maxsize=None)
-def native_kernels() -> dict | None:
-    """``{dtype: (forward, backward)}`` of the compiled kernels (``native/batchnorm_nhwc.cpp``), or
-    ``None`` where they cannot be built (``common.native``)."""
-    signatures = {f"rlnas_bn_{way}_{suffix}": types for suffix in ("f32", "f64")
-                  for way, types in (("forward", _FORWARD), ("backward", _BACKWARD))}
-    found = native.functions("batchnorm_nhwc", signatures)
-    if found is None:
-        return None
-    return {dtype: (found[f"rlnas_bn_forward_{suffix}"], found[f"rlnas_bn_backward_{suffix}"])
-            for dtype, suffix in ((torch.float32, "f32"), (torch.float64, "f64"))}
-
-
-def _native_forward(kernel, x, weight, bias, eps):
-    channels = x.shape[1]
-    out = torch.empty_like(x)
-    mean, var, invstd = x.new_empty(3, channels)
-    with native.profiled("batch_norm_nhwc"):
-        kernel(x.data_ptr(), out.data_ptr(), x.numel() // channels, channels, eps, native.address(weight),
-               native.address(bias), mean.data_ptr(), var.data_ptr(), invstd.data_ptr(), torch.get_num_threads())
-    return out, mean, var, invstd
 
 
 def _torch_forward(x, weight, bias, eps):
@@ -107,17 +80,6 @@ def _torch_forward(x, weight, bias, eps):
     return out, mean, var, invstd
 
 
-def _native_backward(kernel, grad, x, weight, mean, invstd, needs):
-    channels = x.shape[1]
-    grad_x = torch.empty_like(x) if needs[0] else None
-    grad_weight, grad_bias = (torch.empty_like(weight) if need else None for need in needs[1:])
-    with native.profiled("batch_norm_nhwc_backward"):
-        kernel(grad.data_ptr(), x.data_ptr(), mean.data_ptr(), invstd.data_ptr(), native.address(weight),
-               native.address(grad_x), native.address(grad_weight), native.address(grad_bias),
-               x.numel() // channels, channels, torch.get_num_threads())
-    return grad_x, grad_weight, grad_bias
-
-
 def _torch_backward(grad, x, weight, mean, invstd, needs):
     return torch.ops.aten.native_batch_norm_backward(grad, x, weight, None, None, mean, invstd, True, 0.0, needs)
 
@@ -125,21 +87,13 @@ def _torch_backward(grad, x, weight, mean, invstd, needs):
 class _ChannelsLastBatchNorm(torch.autograd.Function):
     """Training-mode batch normalisation of an NHWC (channels_last) tensor, as accurate as PyTorch's
     NCHW kernel. PyTorch's CPU channels-last kernel accumulates the batch statistics naively (~50x
-    the NCHW error in float32); its backward, given the statistics, is accurate but slow. So both
-    directions run in a compiled kernel (``native/batchnorm_nhwc.cpp``: blocked sums in double, one
-    pass per sum); without one, the statistics are cascade sums of PyTorch operators (the mean, then
-    the mean square of the centred values), the centred tensor is normalised in place, and the
-    backward is PyTorch's kernel."""
+    the NCHW error in float32). Here they are cascade sums of PyTorch operators (the mean, then the
+    mean square of the centred values), the centred tensor is normalised in place, and the backward
+    is PyTorch's kernel."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, eps):
-        kernels = native_kernels()
-        if kernels is not None and all(t is None or t.dtype == x.dtype for t in (weight, bias)):
-            forward_kernel, ctx.backward_kernel = kernels[x.dtype]
-            out, mean, var, invstd = _native_forward(forward_kernel, x, weight, bias, eps)
-        else:
-            ctx.backward_kernel = None
-            out, mean, var, invstd = _torch_forward(x, weight, bias, eps)
+        out, mean, var, invstd = _torch_forward(x, weight, bias, eps)
         ctx.set_materialize_grads(False)  # the statistics take no gradient: no zero tensors for them
         ctx.save_for_backward(x, weight, mean, invstd)
         ctx.mark_non_differentiable(mean, var)
@@ -153,10 +107,7 @@ class _ChannelsLastBatchNorm(torch.autograd.Function):
         needs = [ctx.needs_input_grad[0], weight is not None and ctx.needs_input_grad[1],
                  weight is not None and ctx.needs_input_grad[2]]
         grad = grad.contiguous(memory_format=torch.channels_last)
-        if ctx.backward_kernel is not None:
-            grad_x, grad_weight, grad_bias = _native_backward(ctx.backward_kernel, grad, x, weight, mean, invstd, needs)
-        else:
-            grad_x, grad_weight, grad_bias = _torch_backward(grad, x, weight, mean, invstd, needs)
+        grad_x, grad_weight, grad_bias = _torch_backward(grad, x, weight, mean, invstd, needs)
         return grad_x, grad_weight, grad_bias, None
 
 
@@ -164,7 +115,7 @@ def sound_channels_last(module: nn.BatchNorm2d, x: torch.Tensor) -> bool:
     """Whether ``SoundBatchNorm2d`` takes its own kernel: training statistics of a float32/float64
     NHWC tensor on the CPU (elsewhere PyTorch's kernel is accurate or the only one)."""
     return ((module.training or not module.track_running_stats) and x.device.type == "cpu"
-            and x.dtype in (torch.float32, torch.float64) and native.strictly_nhwc(x))
+            and x.dtype in (torch.float32, torch.float64) and strictly_nhwc(x))
 
 
 class SoundBatchNorm2d(nn.BatchNorm2d):
@@ -184,12 +135,3 @@ class SoundBatchNorm2d(nn.BatchNorm2d):
                 self.running_mean.lerp_(mean, factor)
                 self.running_var.lerp_(var * (count / (count - 1)), factor)  # the unbiased variance, as PyTorch
         return out
-
-
-def to_channels_last(model: nn.Module) -> nn.Module:
-    """``model`` in NHWC memory format with its ``nn.BatchNorm2d`` layers computing as
-    ``SoundBatchNorm2d`` (a class swap: no new state, the same state-dict keys)."""
-    for module in model.modules():
-        if type(module) is nn.BatchNorm2d:
-            module.__class__ = SoundBatchNorm2d
-    return model.to(memory_format=torch.channels_last)

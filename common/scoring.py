@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .angle import AngleScorer, scorer_from_checkpoints
-from .bn import to_channels_last
+from .device_ops import to_channels_last
 from .checkpoint import load_checkpoint
 from .data import BatchAugment, build_datasets
 from .errors import UserError
@@ -139,7 +139,7 @@ def valacc_scorer(space: SearchSpace, cfg, trained: Path, datasets=None, metric:
     model.to(device)
     bn_batches, valid_x, valid_y, description = validation_data(cfg, num_classes, device, datasets)
     if cfg.train.channels_last:  # as trained: NHWC, same scores to float rounding, faster on CPU
-        model = to_channels_last(model)
+        model = to_channels_last(model, device)
         bn_batches = [batch.contiguous(memory_format=torch.channels_last) for batch in bn_batches]
         valid_x = valid_x.contiguous(memory_format=torch.channels_last)
     logger.info("val_acc: %s", description)

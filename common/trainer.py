@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import distributed
-from .bn import to_channels_last
+from .device_ops import to_channels_last
 from .checkpoint import (FORMAT_VERSION, RUN_KEYS, UnreadableCheckpoint, checkpoint_record, load_checkpoint, restore_rng_states,
                          rng_states, save_checkpoint)
 from .config import config_differences, differences_text, dump_config, from_dict, parse_yaml, to_dict
@@ -70,7 +70,7 @@ class TrainConfig:
     save_every: int = 1  # epoch checkpoints every N epochs; epoch 0 and the last epoch are always kept
     log_every: int = 50  # steps between log lines and TensorBoard points
     amp: Literal["none", "bf16", "fp16"] = "none"  # autocast of the forward pass; fp16 adds a GradScaler
-    # NHWC activations and weights, with an accurate CPU BatchNorm (common.bn.to_channels_last); on in the
+    # NHWC activations and weights, with an accurate CPU BatchNorm (common.device_ops.to_channels_last); on in the
     # NB201 configs (faster there), off by default (not measured for the other spaces)
     channels_last: bool = False
     threads: Optional[int] = None  # CPU compute threads per process; None: OMP_NUM_THREADS or the cores' share
@@ -279,7 +279,7 @@ class Trainer:
     def __init__(self, *, model: nn.Module, loader, cfg: TrainConfig, config: object, space: str, seed: int,
                  run_dir: Path, device: torch.device, writer_factory: Optional[Callable[[Path], object]] = None):
         if cfg.channels_last:
-            model = to_channels_last(model)  # with an accurate NHWC BatchNorm on CPU (common.bn)
+            model = to_channels_last(model, device)  # the device's BatchNorm (common.device_ops)
         self.model = model  # the plain module (state dicts, hooks); ``self.ddp`` runs the steps
         self.ddp = distributed.wrap(model, find_unused_parameters=self.find_unused_parameters)
         self.loader = loader

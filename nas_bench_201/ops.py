@@ -7,7 +7,8 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from common.pooling import avg_pool_3x3, avg_pool_3x3_reference
+from common.device_ops import avg_pool_3x3
+from common.pooling import avg_pool_3x3_reference
 
 from .encoding import AVG_POOL, CONV_1X1, CONV_3X3, EDGES, NONE, OPS, SKIP
 
@@ -44,7 +45,7 @@ class ResNetBasicBlock(nn.Module):
 
 
 class AvgPool3x3(nn.Module):
-    """The benchmark's ``avg_pool_3x3`` op (no parameters); see ``avg_pool_3x3``."""
+    """The benchmark's ``avg_pool_3x3`` op (no parameters), as ``common.device_ops`` computes it on the input's device."""
 
     def forward(self, x):
         return avg_pool_3x3(x)

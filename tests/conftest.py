@@ -65,15 +65,6 @@ def cifar10_folder() -> Path:
     return path
 
 
-def use_native_kernels(module, native: bool, monkeypatch) -> None:
-    """Run the test with ``module``'s native kernels (skipped where they cannot be built) or, with
-    ``native=False``, with its PyTorch-operator fallback."""
-    if not native:
-        monkeypatch.setattr(module, "native_kernels", lambda: None)
-    elif module.native_kernels() is None:
-        pytest.skip("no native kernels here (no C++ compiler with OpenMP, or RLNAS_NATIVE=0)")
-
-
 def broker_available(host: str = "127.0.0.1", port: int = 5672) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1):

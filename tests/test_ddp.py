@@ -9,7 +9,7 @@ import torch
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 
-from common.bn import to_channels_last
+from common.device_ops import to_channels_last
 from common.checkpoint import load_checkpoint
 from common.config import load_config
 from common.data import build_training_data, rank_slice

@@ -8,20 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import common.bn
-from common.bn import SoundBatchNorm2d, channel_sums, recalibrate_bn, to_channels_last
+from common.bn import SoundBatchNorm2d, channel_sums, recalibrate_bn
+from common.device_ops import to_channels_last
 from nas_bench_201.supernet import Supernet, SupernetConfig
 
-from conftest import use_native_kernels
-
 NHWC = torch.channels_last
-
-
-@pytest.fixture(autouse=True, params=["native kernel", "pytorch operators"])
-def implementation(request, monkeypatch):
-    """Every test runs with the compiled kernel (skipped where it cannot be built) and with its fallback."""
-    use_native_kernels(common.bn, request.param == "native kernel", monkeypatch)
-    return request.param
 
 
 def pair(affine, momentum=0.1, dtype=torch.float64):
@@ -71,12 +62,12 @@ def relative_error(value, exact):
 
 
 def test_float32_statistics_as_accurate_as_the_nchw_kernel():
-    torch.manual_seed(0)  # the NB201 supernet's first stage: batch 64, C=16, 32x32 (native NHWC error grows with N*H*W)
+    torch.manual_seed(0)  # the NB201 supernet's first stage: batch 64, C=16, 32x32 (PyTorch's NHWC error grows with N*H*W)
     x64 = torch.randn(64, 16, 32, 32, dtype=torch.float64) * 2 + 0.5
     grad64 = torch.randn_like(x64)
     errors = {}
     for name, module, layout in (("nchw", nn.BatchNorm2d(16), torch.contiguous_format),
-                                 ("nhwc native", nn.BatchNorm2d(16), NHWC), ("nhwc sound", SoundBatchNorm2d(16), NHWC)):
+                                 ("nhwc pytorch", nn.BatchNorm2d(16), NHWC), ("nhwc sound", SoundBatchNorm2d(16), NHWC)):
         exact_module = nn.BatchNorm2d(16).double()
         exact_x = x64.clone().requires_grad_()
         exact_out = exact_module(exact_x)
@@ -87,7 +78,7 @@ def test_float32_statistics_as_accurate_as_the_nchw_kernel():
         errors[name] = max(relative_error(out, exact_out), relative_error(grad, exact_grad),
                            relative_error(module.running_var, exact_module.running_var))
     assert errors["nhwc sound"] < 3 * errors["nchw"]
-    assert errors["nhwc native"] > 10 * errors["nhwc sound"]  # why SoundBatchNorm2d exists
+    assert errors["nhwc pytorch"] > 10 * errors["nhwc sound"]  # why SoundBatchNorm2d exists
 
 
 def test_supernet_gradients_in_nhwc_float32_as_accurate_as_nchw():

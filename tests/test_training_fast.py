@@ -5,18 +5,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import common.pooling
-from common.bn import to_channels_last
 from common.checkpoint import load_checkpoint, save_checkpoint
 from common.config import load_config
+from common.device_ops import avg_pool_3x3_for, batchnorm_class_for, to_channels_last
+from common.bn import SoundBatchNorm2d
+from common.pooling import avg_pool_3x3_depthwise, avg_pool_3x3_reference
 from common.seeding import numpy_rng
 from common.training import TrainConfig, build_optimizer, train_step, train_supernet
 from nas_bench_201.config import NB201Config
-from nas_bench_201.ops import avg_pool_3x3
 from nas_bench_201.space import AVG_POOL, CONV_1X1, CONV_3X3
 from nas_bench_201.supernet import Supernet, SupernetConfig, build_supernet
-
-from conftest import use_native_kernels
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 TINY = ["device=cpu", "data.dataset=synthetic", "data.synthetic.num_images=64", "data.synthetic.image_size=16",
@@ -88,11 +86,21 @@ def test_optimised_forward_in_float32_gives_the_plain_gradients():
             assert torch.allclose(a.grad, b.grad, rtol=0, atol=1e-5 * a.grad.abs().max()), name
 
 
-@pytest.mark.parametrize("native_kernel", [True, False], ids=["native kernel", "depthwise convolution"])
+def test_each_device_gets_its_ops_and_no_cuda_model_computes_a_cpu_op():
+    """The one choice (common.device_ops), checked for both devices without a GPU."""
+    assert avg_pool_3x3_for("cpu") is avg_pool_3x3_depthwise
+    assert avg_pool_3x3_for(torch.device("cuda")) is avg_pool_3x3_for("cuda:1") is avg_pool_3x3_reference
+    assert batchnorm_class_for("cpu") is SoundBatchNorm2d and batchnorm_class_for("cuda") is nn.BatchNorm2d
+    model = Supernet(SupernetConfig(channels=2, cells_per_stage=1), 10)
+    norms = lambda m: {type(n) for n in m.modules() if isinstance(n, nn.BatchNorm2d)}  # noqa: E731
+    assert norms(to_channels_last(model, "cpu")) == {SoundBatchNorm2d}
+    assert norms(to_channels_last(model, "cuda")) == {nn.BatchNorm2d}  # also undoes a CPU swap (a moved model)
+
+
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last], ids=["NCHW", "NHWC"])
 @pytest.mark.parametrize("shape", [(2, 3, 1, 1), (2, 3, 1, 6), (3, 4, 2, 7), (2, 5, 9, 8)])
-def test_pooling_equals_avg_pool2d_forward_and_backward(shape, layout, native_kernel, monkeypatch):
-    use_native_kernels(common.pooling, native_kernel, monkeypatch)
+def test_pooling_equals_avg_pool2d_forward_and_backward(shape, layout):
+    avg_pool_3x3 = avg_pool_3x3_depthwise
     x = torch.randn(shape, dtype=torch.float64).contiguous(memory_format=layout).requires_grad_()
     reference = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
     grad = torch.randn(shape, dtype=torch.float64)

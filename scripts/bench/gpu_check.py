@@ -49,7 +49,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from common.bn import to_channels_last  # noqa: E402
+from common.device_ops import to_channels_last  # noqa: E402
 from common.cli import ArgumentParser, output_file  # noqa: E402
 from common.errors import UserError  # noqa: E402
 from common.checkpoint import atomic_write_text, load_checkpoint  # noqa: E402

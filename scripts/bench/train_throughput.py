@@ -11,15 +11,13 @@ normalisation; uniform random labels):
 - plain: our supernet's op-by-op forward (``model.optimised = False``), per-parameter SGD;
 - optimised NCHW: ``common.trainer.train_step`` and the optimised forward (shared ReLU per node,
   pooling as a depthwise convolution, foreach SGD), NCHW tensors; ``--amp`` adds autocast;
-- optimised NHWC: the same in channels_last with ``common.bn.SoundBatchNorm2d`` (``to_channels_last``,
-  what ``train.channels_last: true``, the NAS-Bench-201 configs' setting, does), with the native
-  BatchNorm and pooling kernels where they can be built (``common.native``);
+- optimised NHWC: the same in channels_last with ``common.bn.SoundBatchNorm2d`` on the CPU
+  (``common.device_ops.to_channels_last``, what ``train.channels_last: true``, the NAS-Bench-201
+  configs' setting, does);
 - entry point: the real training loop (``SupernetTrainer``: LR schedule, path sampling, loss and
   accuracy accumulated on the device, progress) with the NHWC step, ``--steps`` steps per epoch;
 - with ``--amp-variant bf16|fp16``: the optimised NHWC step under that autocast as well (on a CPU
-  with AMX, bf16 convolutions run on its matrix units);
-- with ``--fallback-variant``: the optimised NHWC step with BatchNorm and pooling on their
-  PyTorch-operator paths, what a machine without a C++ compiler runs (when the native kernels are built).
+  with AMX, bf16 convolutions run on its matrix units).
 
 The variants alternate in rounds, so that a machine whose load changes treats them alike, and
 within a round the released, plain and optimised variants train the same random paths (drawn once
@@ -33,7 +31,6 @@ Run from the project root:  python scripts/bench/train_throughput.py [--thread-s
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import dataclasses
 import itertools
@@ -53,15 +50,14 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from _timing import print_table, synchronize
 from _released_step import ReleasedSupernet, released_optimizer, released_step
-import common.bn
-import common.pooling
-from common.bn import SoundBatchNorm2d, to_channels_last
+from common.bn import SoundBatchNorm2d
+from common.device_ops import to_channels_last
 from common.data import BatchAugment, DataConfig, InMemoryLoader, SyntheticConfig, build_datasets
 from common.labels import LabelConfig, build_label_generator
 from common.seeding import numpy_rng
 from common.threads import physical_cores
 from common.training import SupernetTrainer, TrainConfig, build_optimizer, grad_scaler, train_step
-from nas_bench_201.ops import avg_pool_3x3, avg_pool_3x3_reference
+from common.pooling import avg_pool_3x3_depthwise, avg_pool_3x3_reference
 from nas_bench_201.supernet import Supernet, SupernetConfig
 
 
@@ -75,19 +71,12 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def native_kernels_built() -> bool:
-    return common.bn.native_kernels() is not None and common.pooling.native_kernels() is not None
-
-
 def kernel_isa() -> str:
-    """The vector instructions PyTorch's CPU kernels use (``ATEN_CPU_CAPABILITY`` lowers it), oneDNN's
-    limit if ``ONEDNN_MAX_CPU_ISA`` sets one, and whether the native kernels were built (with
-    ``CXXFLAGS=-mno-avx512f``, for AVX2): with all three an AVX-512 machine runs the AVX2 code."""
+    """The vector instructions PyTorch's CPU kernels use (``ATEN_CPU_CAPABILITY`` lowers it) and oneDNN's
+    limit if ``ONEDNN_MAX_CPU_ISA`` sets one: with both an AVX-512 machine runs the AVX2 code."""
     isa = torch.backends.cpu.get_cpu_capability()
     limit = os.environ.get("ONEDNN_MAX_CPU_ISA")
-    native = "built" + (f" with CXXFLAGS={os.environ['CXXFLAGS']}" if os.environ.get("CXXFLAGS") else "")
-    return (f"ATen {isa}" + (f", oneDNN up to {limit}" if limit else "")
-            + f", native kernels {native if native_kernels_built() else 'unavailable'}")
+    return f"ATen {isa}" + (f", oneDNN up to {limit}" if limit else "")
 
 
 def endless_batches(loader: InMemoryLoader):
@@ -143,7 +132,7 @@ class Ours(Variant):
         self.model = model
         self.model.optimised = optimised
         if optimised and cfg.channels_last:
-            self.model = to_channels_last(self.model)
+            self.model = to_channels_last(self.model, device)
         self.optimizer = build_optimizer(self.model, cfg, foreach=optimised)  # plain: the per-parameter loop
         self.scaler = grad_scaler(device, cfg.amp)
         self.stream = endless_batches(loader)
@@ -163,14 +152,6 @@ class Ours(Variant):
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-
-
-class WithoutNativeKernels(Ours):
-    """The optimised NHWC step with BatchNorm and pooling on their PyTorch-operator paths."""
-
-    def step(self, path=None) -> None:
-        with without_native_kernels():
-            super().step(path)
 
 
 class EntryPoint(Variant):
@@ -243,20 +224,6 @@ def conv_gflops(batch: int, channels: int, size: int, device, repeats: int = 3) 
     return flops / best_seconds(run, repeats, device) / 1e9
 
 
-@contextlib.contextmanager
-def without_native_kernels():
-    """BatchNorm and pooling on their PyTorch-operator paths, as where no compiler is."""
-    saved = common.bn.native_kernels, common.pooling.native_kernels
-    common.bn.native_kernels = common.pooling.native_kernels = lambda: None
-    try:
-        yield
-    finally:
-        common.bn.native_kernels, common.pooling.native_kernels = saved
-
-
-FALLBACK = "SoundBatchNorm2d NHWC, PyTorch operators"
-
-
 def forward_backward_ms(function, x, device, repeats: int) -> tuple[float, float]:
     """``(forward and backward, backward alone)`` of ``function(x)`` in ms, best of ``repeats``."""
     grad = torch.randn_like(x)
@@ -268,33 +235,25 @@ def forward_backward_ms(function, x, device, repeats: int) -> tuple[float, float
 
 def batchnorm_ms(batch: int, channels: int, size: int, device, repeats: int = 5) -> dict[str, tuple[float, float]]:
     """Training-mode BatchNorm at one shape, ``forward_backward_ms`` of PyTorch's kernel on NCHW and
-    on NHWC tensors and of ``SoundBatchNorm2d`` on NHWC ones (with its native kernel where there is
-    one, and then also without)."""
+    on NHWC tensors and of ``SoundBatchNorm2d`` on NHWC ones."""
     cases = [("NCHW kernel", torch.nn.BatchNorm2d, torch.contiguous_format),
              ("NHWC kernel", torch.nn.BatchNorm2d, torch.channels_last),
              ("SoundBatchNorm2d NHWC", SoundBatchNorm2d, torch.channels_last)]
-    if common.bn.native_kernels() is not None:
-        cases.append((FALLBACK, SoundBatchNorm2d, torch.channels_last))
     timings = {}
     for name, kind, layout in cases:
         module = kind(channels).to(device)
         x = torch.randn(batch, channels, size, size, device=device).contiguous(memory_format=layout).requires_grad_()
-        with without_native_kernels() if name == FALLBACK else contextlib.nullcontext():
-            timings[name] = forward_backward_ms(module, x, device, repeats)
+        timings[name] = forward_backward_ms(module, x, device, repeats)
     return timings
 
 
 def pooling_ms(batch: int, channels: int, size: int, device, repeats: int = 5) -> dict[str, tuple[float, float]]:
     """NAS-Bench-201's 3x3 average pooling of an NHWC tensor at one shape, ``forward_backward_ms`` of
-    PyTorch's pooling kernel, of ours as a depthwise convolution and of our native kernel (where built)."""
+    PyTorch's pooling kernel (what a GPU runs) and of ours as a depthwise convolution (what a CPU runs)."""
     x = torch.randn(batch, channels, size, size, device=device).contiguous(memory_format=torch.channels_last)
     x.requires_grad_()
-    timings = {"pooling kernel": forward_backward_ms(avg_pool_3x3_reference, x, device, repeats)}
-    with without_native_kernels():
-        timings["depthwise convolution"] = forward_backward_ms(avg_pool_3x3, x, device, repeats)
-    if common.pooling.native_kernels() is not None:
-        timings["native kernel"] = forward_backward_ms(avg_pool_3x3, x, device, repeats)
-    return timings
+    return {"pooling kernel": forward_backward_ms(avg_pool_3x3_reference, x, device, repeats),
+            "depthwise convolution": forward_backward_ms(avg_pool_3x3_depthwise, x, device, repeats)}
 
 
 CATEGORIES = (("convolution", ("conv",)), ("BatchNorm", ("batch_norm", "batchnorm")),
@@ -316,8 +275,7 @@ def category(event) -> str:
 
 
 def time_breakdown(variant: Variant, steps: int) -> dict[str, float]:
-    """Seconds per step by kind of operator (torch.profiler self times of the ATen operators and native
-    kernels on this thread) and the rest of the wall time: Python, dispatch and autograd bookkeeping ("Python overhead")."""
+    """Seconds per step by kind of operator (torch.profiler self times of the ATen operators on this thread) and the rest of the wall time: Python, dispatch and autograd bookkeeping ("Python overhead")."""
     from torch.profiler import ProfilerActivity, profile
 
     synchronize(variant.device)
@@ -330,7 +288,7 @@ def time_breakdown(variant: Variant, steps: int) -> dict[str, float]:
     seconds = {name: 0.0 for name, _ in CATEGORIES}
     seconds[OTHER] = 0.0
     for event in prof.events():
-        if event.name.startswith(("aten::", "rlnas::")):  # rlnas: the native kernels (common/native.py)
+        if event.name.startswith("aten::"):
             seconds[category(event)] += event.self_cpu_time_total / 1e6
     seconds["Python overhead"] = max(0.0, wall - sum(seconds.values()))
     return {name: value / steps for name, value in seconds.items()}
@@ -375,9 +333,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--amp", choices=("none", "bf16", "fp16"), default="none", help="autocast of the optimised step")
     parser.add_argument("--amp-variant", choices=("none", "bf16", "fp16"), default="none",
                         help="also time the optimised NHWC step under this autocast, in the same rounds")
-    parser.add_argument("--fallback-variant", action="store_true",
-                        help="also time the optimised NHWC step without the native kernels (BatchNorm and pooling on "
-                             "PyTorch operators), in the same rounds")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
@@ -413,9 +368,6 @@ def main(argv=None) -> dict:
                     Ours("optimised NCHW", copy.deepcopy(model), loader(), nchw_cfg, True, device, args.seed),
                     Ours("optimised NHWC", copy.deepcopy(model), loader(), fast_cfg, True, device, args.seed),
                     EntryPoint(copy.deepcopy(model), loader(), fast_cfg, device, args.seed, args.steps, Path(run_dir))]
-        if args.fallback_variant and native_kernels_built():
-            variants.append(WithoutNativeKernels("optimised NHWC, no native kernels", copy.deepcopy(model), loader(),
-                                                 fast_cfg, True, device, args.seed))
         if args.amp_variant != "none":
             variants.append(Ours(f"optimised NHWC, amp {args.amp_variant}", copy.deepcopy(model), loader(),
                                  dataclasses.replace(fast_cfg, amp=args.amp_variant), True, device, args.seed))

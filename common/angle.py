@@ -116,6 +116,11 @@ def scorer_from_states(atoms: Sequence[Atom], counts_fn, state0: Mapping[str, to
     missing = [name for atom in atoms for name in atom.params if name not in state_t or name not in state0]
     if missing:
         raise UserError(f"{where}: not a {title} supernet of the configured shape (missing {missing[0]})")
+    for state, which in ((state0, "initial"), (state_t, "trained")):
+        bad = next((name for atom in atoms for name in atom.params if not torch.isfinite(state[name]).all()), None)
+        if bad is not None:
+            raise UserError(f"{where}: the {which} weights are not finite ({bad} holds NaN or inf); "
+                            "no angle can be taken from them")
     return AngleScorer(atoms, state0, state_t, counts_fn)
 
 

@@ -343,7 +343,13 @@ class Trainer:
     # ------------------------------------------------------------------ checkpoints
 
     def save(self, epoch: int) -> None:
-        """Rank 0 writes; the others wait, so that no rank runs ahead of a checkpoint being written."""
+        """Rank 0 writes; the others wait, so that no rank runs ahead of a checkpoint being written.
+        Weights that are not finite are never written."""
+        bad = next((name for name, tensor in self.model.state_dict().items()
+                    if tensor.is_floating_point() and not torch.isfinite(tensor).all()), None)
+        if bad is not None:
+            raise UserError(f"epoch {epoch}: {bad} holds NaN or inf; training stopped, and no checkpoint of "
+                            f"epoch {epoch} was written")
         if self.main:
             payload = self.payload(epoch)
             if epoch % self.cfg.save_every == 0 or epoch == self.cfg.epochs:
@@ -434,7 +440,9 @@ class Trainer:
         path_rng = numpy_rng(self.seed, "paths", index)  # the same on every rank: all train the same path
         self.ddp.train()
         progress = Progress(self.steps_per_epoch, f"epoch {epoch}/{cfg.epochs}", cfg.log_every) if self.main else None
-        totals = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss sum, correct, seen (no sync per step)
+        # loss sum, correct, seen, non-finite losses; and the first step whose loss was not finite (no sync per step)
+        totals = torch.zeros(4, dtype=torch.float64, device=self.device)
+        first_bad = torch.full((), -1, dtype=torch.int64, device=self.device)
         started, lr = time.perf_counter(), cfg.lr
         for step, (images, labels) in enumerate(self.loader.epoch(index)):
             if step == self.steps_per_epoch:
@@ -447,6 +455,9 @@ class Trainer:
             path = self.sample_path(path_rng)
             loss, logits = train_step(self.ddp, self.optimizer, images, labels, path, cfg, self.scaler, self.aux_weight)
             self.global_step += 1
+            finite = torch.isfinite(loss)
+            first_bad = torch.where(finite | (first_bad >= 0), first_bad, step + 1)
+            totals[3] += ~finite
             totals[0] += loss * len(labels)
             totals[1] += (logits.argmax(1) == labels).sum()
             totals[2] += len(labels)
@@ -462,7 +473,13 @@ class Trainer:
                 progress.update(step + 1, "")
         if progress is not None:
             progress.close()
-        loss_sum, correct, seen = distributed.all_reduce_sum(totals).tolist()
+        loss_sum, correct, seen, non_finite = distributed.all_reduce_sum(totals).tolist()
+        if non_finite:
+            step = int(first_bad)
+            where = f"at step {step}/{self.steps_per_epoch}" if step > 0 else "on another process"
+            raise UserError(f"epoch {epoch}: the training loss became NaN or infinite {where}; training stopped, "
+                            f"and no checkpoint of epoch {epoch} was written (lower train.lr, or set "
+                            "train.grad_clip_norm)")
         elapsed = time.perf_counter() - started
         stats = {"train_loss": loss_sum / max(seen, 1), "train_acc": 100.0 * correct / max(seen, 1), "lr": lr,
                  "images_per_s": seen / elapsed}

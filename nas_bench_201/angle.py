@@ -23,7 +23,8 @@ from common.angle import scorer_from_checkpoints as checkpoint_scorer
 from common.errors import UserError
 
 from .ops import stage_layout
-from .encoding import AVG_POOL, CONV_1X1, CONV_3X3, EDGE_NAMES, NAME, NODE_PATHS, NONE, NUM_EDGES, PATH_EDGES, SKIP, EDGES
+from .encoding import (AVG_POOL, CONV_1X1, CONV_3X3, EDGE_NAMES, NAME, NODE_PATHS, NONE, NUM_EDGES, PATH_EDGES, SKIP, EDGES,
+                       surviving_paths)
 
 WEIGHTED_OPS = (CONV_1X1, CONV_3X3)
 Weights = Literal["all", "conv"]
@@ -86,7 +87,7 @@ def atoms(layout: Layout, weights: Weights = "all") -> list[Atom]:
 def counts(archs: Sequence[Sequence[int]] | np.ndarray) -> np.ndarray:
     """``(len(archs), 19)`` multiplicities of the atoms of ``atoms`` in each architecture's ``V``."""
     ops = np.asarray(archs, dtype=np.int64).reshape(-1, NUM_EDGES)
-    path_alive = np.stack([(ops[:, list(edges)] != NONE).all(axis=1) for edges in PATH_EDGES], axis=1)
+    path_alive = surviving_paths(ops)
     on_path = np.zeros((len(PATH_EDGES), NUM_EDGES))
     for p, edges in enumerate(PATH_EDGES):
         on_path[p, list(edges)] = 1

@@ -76,6 +76,18 @@ def benchmark_archs() -> np.ndarray:
     return table
 
 
+def surviving_paths(archs) -> np.ndarray:
+    """``(len(archs), 4)`` bool: which of the cell's four input-to-output paths avoid ``none``. An
+    architecture with none left ("all paths cut", 341 of the 15,625) ignores its input: angle 0."""
+    ops = np.asarray(archs, dtype=np.int64).reshape(-1, NUM_EDGES)
+    return np.stack([(ops[:, list(edges)] != NONE).all(axis=1) for edges in PATH_EDGES], axis=1)
+
+
+def all_paths_cut(archs) -> np.ndarray:
+    """``(len(archs),)`` bool: no path from input to output survives."""
+    return ~surviving_paths(archs).any(axis=1)
+
+
 @lru_cache(maxsize=1)
 def _index_lookup() -> np.ndarray:
     lookup = np.empty(NUM_ARCHS, dtype=np.int64)

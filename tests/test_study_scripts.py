@@ -39,7 +39,7 @@ def agreement(*paths, check=False):
 
 
 def test_study_scripts_run_as_files_from_anywhere(tmp_path):
-    for name in ("nb201_val_acc_agreement.py", "nb201_heldout_by_epoch.py", "darts_classifier_bias.py"):
+    for name in ("nb201_val_acc_agreement.py", "nb201_heldout_by_epoch.py", "darts_classifier_bias.py", "nb201_paired.py"):
         result = subprocess.run([sys.executable, str(ROOT / "scripts/studies" / name), "--help"], cwd=tmp_path,
                                 capture_output=True, text=True)
         assert result.returncode == 0 and result.stdout.startswith("usage:"), result.stderr
@@ -127,3 +127,42 @@ def test_darts_classifier_bias_compares_the_two_rules_on_a_trained_supernet(tmp_
     top = [int(n) for n in re.findall(r"top \d+: (\d+) in common", out)]
     assert len(top) == 3 and top[0] <= 1 and top[1] <= 10 and top[2] <= 100
     assert_one_line_error(study_script("darts_classifier_bias.py", tmp_path / "nowhere"), "checkpoints/epoch_0000.pt")
+
+
+def test_paired_compares_two_methods_epoch_by_epoch_over_their_common_seeds(tmp_path, nb201_run):
+    import numpy as np
+    from scipy import stats
+
+    from nas_bench_201.angle import scorer_from_checkpoints
+    from nas_bench_201.encoding import benchmark_archs
+    from nas_bench_201.supernet import build_supernet
+
+    zero_run = tmp_path / "zero"  # the fixture's run with PyTorch 1.4's gradient semantics: same seed, data, paths
+    cfg = load_config(nb201_run / "config.yaml", NB201Config, ["train.zero_grad=zero"])
+    train_supernet(cfg, "nas_bench_201", lambda n: build_supernet(cfg.model, n), zero_run)
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({
+        "tau": [{"method": "drop", "train_seed": 0, "run_dir": str(nb201_run)},
+                {"method": "zero", "train_seed": 0, "run_dir": str(zero_run)},
+                {"method": "drop", "train_seed": 1, "run_dir": str(nb201_run)}],  # no pair: left out
+        "search": [{"method": "drop", "train_seed": 0, "test": 90.0}, {"method": "drop", "train_seed": 0, "test": 91.0},
+                   {"method": "zero", "train_seed": 0, "test": 93.0}]}))
+    out = study_script("nb201_paired.py", results, "--pair", "drop:zero", "--out", tmp_path / "out", check=True).stdout
+    assert "seeds [0] (n=1)" in out
+    truth = BenchmarkTable.load(find_table(None)).metric("cifar10_test")
+    archs = benchmark_archs()
+    expected = {}
+    for name, run_dir in (("drop", nb201_run), ("zero", zero_run)):
+        angles = scorer_from_checkpoints(run_dir / "checkpoints/epoch_0000.pt", run_dir / "checkpoints/epoch_0002.pt")(archs)
+        expected[name] = (stats.kendalltau(angles, truth)[0], stats.kendalltau(angles[angles > 0], truth[angles > 0])[0])
+    rows = [line.split(" | ") for line in out.splitlines() if line.startswith("| tau")]
+    row_all = next(r for r in rows if r[0] == "| tau, all 15,625" and r[1] == "2")
+    row_path = next(r for r in rows if r[0] == "| tau, 15,284 with a path" and r[1] == "2")
+    assert (float(row_all[2]), float(row_all[3])) == pytest.approx((expected["drop"][0], expected["zero"][0]), abs=6e-5)
+    assert (float(row_path[2]), float(row_path[3])) == pytest.approx((expected["drop"][1], expected["zero"][1]), abs=6e-5)
+    assert float(row_all[4].split()[0]) == pytest.approx(expected["zero"][0] - expected["drop"][0], abs=1.1e-4)
+    assert "| found architecture, test acc (%) | 2 | 90.50 | 93.00 | 2.50 (n=1)" in out
+    assert (tmp_path / "out/paired.png").exists() is False and (tmp_path / "out/paired_tau.png").is_file()
+    assert len((tmp_path / "out/paired.csv").read_text().splitlines()) == 1 + 3 * 2 * 1
+    assert_one_line_error(study_script("nb201_paired.py", results, "--pair", "drop:other", "--out", tmp_path / "o"),
+                          "no supernet seed trained by both methods")

@@ -325,6 +325,8 @@ class Trainer:
         }
         if self.scaler.is_enabled():
             payload["scaler"] = self.scaler.state_dict()
+        if self.cfg.zero_grad == "zero":  # which weights hold a (zeroed) gradient and so keep moving off the path
+            payload["zeroed_grads"] = [name for name, p in self.model.named_parameters() if p.grad is not None]
         return payload
 
     def restore(self, payload: dict) -> None:
@@ -395,6 +397,10 @@ class Trainer:
         if payload.get("scaler") and self.scaler.is_enabled():
             self.scaler.load_state_dict(payload["scaler"])
         restore_rng_states(payload.get("rng", {}))
+        if self.cfg.zero_grad == "zero":
+            params = dict(self.model.named_parameters())
+            for name in payload.get("zeroed_grads", []):
+                params[name].grad = torch.zeros_like(params[name])
         self.global_step = int(payload.get("global_step", 0))
         self.restore(payload)
         return int(payload["epoch"])

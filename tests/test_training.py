@@ -27,8 +27,9 @@ def digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_resumed_run_ends_bit_identical_and_epoch_zero_is_never_rewritten(tmp_path):
-    cfg = tiny_config(tmp_path)
+@pytest.mark.parametrize("zero_grad", ["drop", "zero"])
+def test_resumed_run_ends_bit_identical_and_epoch_zero_is_never_rewritten(tmp_path, zero_grad):
+    cfg = tiny_config(tmp_path, [f"train.zero_grad={zero_grad}"])
     train(cfg, tmp_path / "full")
     assert train(cfg, tmp_path / "split", stop=1) == 1
     epoch0 = tmp_path / "split/checkpoints/epoch_0000.pt"

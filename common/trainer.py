@@ -73,12 +73,17 @@ class TrainConfig:
     # NHWC activations and weights, with an accurate CPU BatchNorm (common.device_ops.to_channels_last); on in the
     # NB201 configs (faster there), off by default (not measured for the other spaces)
     channels_last: bool = False
+    # supernet training: single_path runs the sampled path's ops only (the released step); masked computes
+    # every op and applies the path as masks (the same result to float rounding, common/masked_step.py);
+    # captured replays the masked step as one CUDA graph (CUDA only); auto: captured on CUDA where the
+    # masked step applies, else single_path
+    step_mode: Literal["auto", "single_path", "masked", "captured"] = "auto"
     threads: Optional[int] = None  # CPU compute threads per process; None: OMP_NUM_THREADS or the cores' share
     # supernet training: log the ranking's stability each epoch, optionally stop on it (common/stability.py)
     stability: StabilityConfig = field(default_factory=StabilityConfig)
 
     # Keys that change how fast or what is written, not what is computed: they may differ on resume.
-    RESUME_FREE = ("save_every", "log_every", "channels_last", "threads", "stability")
+    RESUME_FREE = ("save_every", "log_every", "channels_last", "threads", "stability", "step_mode")
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1 or self.save_every < 1 or self.log_every < 1:
@@ -299,12 +304,18 @@ class Trainer:
         self.writer_factory = writer_factory if self.main else None
         self.writer = None
         self.global_step = 0
+        self.runner = None  # set by fit (build_runner)
         self.resumed_from: Optional[dict] = None  # the checkpoint this process resumed from (path, epoch, sha256)
 
     # ------------------------------------------------------------------ hooks
 
     def sample_path(self, rng: np.random.Generator):
         """The path a step trains (None: the whole network)."""
+        return None
+
+    def build_runner(self):
+        """After resume: an object whose ``step(images, labels, codes)`` replaces ``train_step`` (with
+        ``set_lr``, ``epoch_codes(paths)`` and ``zeroed_grads()``), or None for ``train_step``."""
         return None
 
     def begin_epoch(self, index: int) -> Optional[Callable[[torch.Tensor], torch.Tensor]]:
@@ -326,7 +337,8 @@ class Trainer:
         if self.scaler.is_enabled():
             payload["scaler"] = self.scaler.state_dict()
         if self.cfg.zero_grad == "zero":  # which weights hold a (zeroed) gradient and so keep moving off the path
-            payload["zeroed_grads"] = [name for name, p in self.model.named_parameters() if p.grad is not None]
+            payload["zeroed_grads"] = (self.runner.zeroed_grads() if self.runner is not None else
+                                       [name for name, p in self.model.named_parameters() if p.grad is not None])
         return payload
 
     def restore(self, payload: dict) -> None:
@@ -421,6 +433,7 @@ class Trainer:
             return done
         else:
             logger.info("resuming after epoch %d", done)
+        self.runner = self.build_runner()
         if self.writer_factory is not None:
             self.writer = self.writer_factory(self.run_dir / "tb")
         last = self.cfg.epochs if stop_after_epoch is None else min(self.cfg.epochs, stop_after_epoch)
@@ -450,6 +463,9 @@ class Trainer:
         totals = torch.zeros(4, dtype=torch.float64, device=self.device)
         first_bad = torch.full((), -1, dtype=torch.int64, device=self.device)
         started, lr = time.perf_counter(), cfg.lr
+        codes = None
+        if self.runner is not None:  # the epoch's paths drawn up front (the same stream) and moved once
+            codes = self.runner.epoch_codes([self.sample_path(path_rng) for _ in range(self.steps_per_epoch)])
         for step, (images, labels) in enumerate(self.loader.epoch(index)):
             if step == self.steps_per_epoch:
                 break
@@ -458,8 +474,12 @@ class Trainer:
                 group["lr"] = lr
             if transform is not None:
                 images = transform(images)
-            path = self.sample_path(path_rng)
-            loss, logits = train_step(self.ddp, self.optimizer, images, labels, path, cfg, self.scaler, self.aux_weight)
+            if self.runner is None:
+                path = self.sample_path(path_rng)
+                loss, logits = train_step(self.ddp, self.optimizer, images, labels, path, cfg, self.scaler, self.aux_weight)
+            else:
+                self.runner.set_lr(lr)
+                loss, logits = self.runner.step(images, labels, codes[step])
             self.global_step += 1
             finite = torch.isfinite(loss)
             first_bad = torch.where(finite | (first_bad >= 0), first_bad, step + 1)

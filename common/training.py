@@ -23,9 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import distributed, stability
+from . import distributed, masked_step, stability
 from .cli import setup_logging
 from .data import build_loaders
+from .errors import UserError
 from .seeding import derive_seed
 from .threads import configure_threads, loader_workers
 from .trainer import (Trainer, TrainConfig, autocast, build_optimizer, check_run_directory, check_same_run,  # noqa: F401
@@ -46,6 +47,24 @@ class SupernetTrainer(Trainer):
 
     def sample_path(self, rng: np.random.Generator):
         return self.model.sample_path(rng)
+
+    def build_runner(self):
+        """``train.step_mode``: the single-path step (None), or the masked step, eager or captured."""
+        mode = self.cfg.step_mode
+        why_not = masked_step.supports(self.model, self.cfg, distributed.world_size())
+        if mode == "auto":
+            mode = "captured" if self.device.type == "cuda" and why_not is None else "single_path"
+        elif mode != "single_path" and why_not is not None:
+            raise UserError(f"train.step_mode={mode}: not for this run: {why_not}")
+        if mode == "captured" and self.device.type != "cuda":
+            raise UserError("train.step_mode=captured needs a CUDA device (use masked or single_path)")
+        logger.info("training step: %s", {"single_path": "single path (the sampled ops only)",
+                                          "masked": "masked (every op, the path as masks)",
+                                          "captured": "masked, captured in a CUDA graph"}[mode])
+        if mode == "single_path":
+            return None
+        runner = masked_step.MaskedStep(self.model, self.optimizer, self.cfg)
+        return masked_step.CapturedStep(runner) if mode == "captured" else runner
 
     def stop_requested(self) -> bool:
         return self.stability.stop_requested()  # a run stopped on ranking stability stays stopped when resumed

@@ -26,6 +26,8 @@ logger = logging.getLogger("rlnas")
 
 
 class EPSSupernet(Supernet):
+    paths_depend_on_weights = True  # sample_path re-scores the proxy space with the training weights
+
     def __init__(self, cfg: SupernetConfig, num_classes: int, eps: EPSConfig, seed: int):
         super().__init__(cfg, num_classes)
         self.eps_cfg, self.eps_seed = eps, seed

@@ -75,7 +75,7 @@ def stage_layout(channels: int, cells_per_stage: int) -> list[tuple[str, int]]:
 
 
 # For each node i = 1..3: its (input node, edge index) pairs.
-_NODE_INPUTS = tuple(tuple((j, EDGES.index((i, j))) for j in range(i)) for i in range(1, 4))
+NODE_INPUTS = tuple(tuple((j, EDGES.index((i, j))) for j in range(i)) for i in range(1, 4))
 
 
 @lru_cache(maxsize=None)
@@ -84,7 +84,7 @@ def _live_nodes(ops: tuple[int, ...]) -> tuple[bool, ...]:
     than ``none``."""
     live = [False, False, False, True]
     for j in (2, 1, 0):
-        live[j] = any(live[i] and ops[edge] != NONE for i, inputs in enumerate(_NODE_INPUTS, 1)
+        live[j] = any(live[i] and ops[edge] != NONE for i, inputs in enumerate(NODE_INPUTS, 1)
                       for source, edge in inputs if source == j)
     return tuple(live)
 
@@ -105,7 +105,7 @@ def run_cell(x, ops, edge_module, optimised: bool = True, none_as_zero: bool = F
     nodes = [x]
     activated: dict[int, torch.Tensor] = {}
     live = _live_nodes(tuple(ops))
-    for node, inputs in enumerate(_NODE_INPUTS, 1):
+    for node, inputs in enumerate(NODE_INPUTS, 1):
         if not (live[node] or none_as_zero):
             nodes.append(None)
             continue

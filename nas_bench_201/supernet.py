@@ -10,12 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import re
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .ops import ResNetBasicBlock, make_op, run_cell, stage_layout
-from .encoding import EDGE_NAMES, NUM_EDGES, OPS
+from .ops import NODE_INPUTS, ResNetBasicBlock, make_op, run_cell, stage_layout
+from .encoding import AVG_POOL, CONV_1X1, CONV_3X3, EDGE_NAMES, NONE, NUM_EDGES, OPS, SKIP
 
 
 @dataclass
@@ -94,6 +97,66 @@ class Supernet(nn.Module):
                 search_index += 1
             else:
                 x = cell(x)
+        x = self.global_pooling(self.lastact(x)).flatten(1)
+        return self.classifier(x)
+
+    # ------------------------------------------------------------------ the maskable step (common.masked_step)
+    # Every op of every edge is computed and the path picks one per edge by a one-hot mask, so a step
+    # is the same kernels whatever the path: it can be captured once and replayed. Op slot
+    # ``search_cell * 30 + edge * 5 + code`` names an op; ``ran_slots`` says which ops the single-path
+    # forward would have run, so that the step keeps only their updates.
+
+    @property
+    def num_slots(self) -> int:
+        return self.num_search_cells * NUM_EDGES * len(OPS)
+
+    def slot_of(self, name: str) -> int | None:
+        """The op slot a parameter or buffer belongs to (None: on every path)."""
+        match = re.match(r"cells\.(\d+)\.edges\.(\d<-\d)\.(\d)\.", name)
+        if match is None:
+            return None
+        cell, edge, code = int(match.group(1)), EDGE_NAMES.index(match.group(2)), int(match.group(3))
+        search = sum(kind == "search" for kind, _ in self.layout[:cell])
+        return (search * NUM_EDGES + edge) * len(OPS) + code
+
+    def path_codes(self, path) -> torch.Tensor:
+        """``(num_search_cells, 6)`` int64 codes of a path as ``forward`` takes it."""
+        return torch.as_tensor(np.broadcast_to(np.asarray(path), (self.num_search_cells, NUM_EDGES)).copy())
+
+    def ran_slots(self, codes: torch.Tensor) -> torch.Tensor:
+        """``(num_slots,)`` bool: the ops ``forward(x, path)`` runs for ``codes`` (device ops, no sync):
+        every op but ``none``, except, with ``dead_ends: skip``, those feeding a node that reaches the
+        output only through ``none`` edges (``ops.run_cell``)."""
+        used = codes != NONE
+        if self.cfg.dead_ends == "skip":
+            live2 = used[:, 5]  # 3<-2
+            live1 = used[:, 4] | (used[:, 2] & live2)  # 3<-1, or 2<-1 into a live node 2
+            always = torch.ones_like(live1)
+            used = used & torch.stack([live1, live2, live2, always, always, always], dim=1)
+        return (F.one_hot(codes, len(OPS)).bool() & used[..., None]).reshape(-1)
+
+    def masked_forward(self, x: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """``forward(x, path)`` to float rounding for ``codes = path_codes(path)`` on ``x``'s device."""
+        masks = F.one_hot(codes, len(OPS)).to(x.dtype)
+        x = self.stem(x)
+        search_index = 0
+        for (kind, _), cell in zip(self.layout, self.cells):
+            if kind != "search":
+                x = cell(x)
+                continue
+            mask, nodes, activated = masks[search_index], [x], {}
+            for node, inputs in enumerate(NODE_INPUTS, 1):
+                total = None
+                for j, edge in inputs:
+                    ops, m = cell.edges[EDGE_NAMES[edge]], mask[edge]
+                    if j not in activated:
+                        activated[j] = torch.relu(nodes[j])
+                    out = (nodes[j] * m[SKIP] + ops[CONV_1X1](activated[j], activated=True) * m[CONV_1X1]
+                           + ops[CONV_3X3](activated[j], activated=True) * m[CONV_3X3] + ops[AVG_POOL](nodes[j]) * m[AVG_POOL])
+                    total = out if total is None else total + out
+                nodes.append(total)
+            x = nodes[-1]
+            search_index += 1
         x = self.global_pooling(self.lastact(x)).flatten(1)
         return self.classifier(x)
 

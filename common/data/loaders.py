@@ -106,16 +106,31 @@ class InMemoryLoader(ShardedBatches):
             self.data = ImageSet(data.images.to(self.device), data.targets, data.num_classes)
 
     def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The epoch's batches. Its order, labels and augmentation draws are made up front on the host
+        (the same draws, in the same order, as one batch at a time) and reach the device in one copy
+        each: no host-device transfer or synchronisation between the steps of an epoch."""
         generator = torch_generator(self.seed, "augment", epoch, 0) if self.augment is not None else None
+        batches, labels, offsets, flips = [], [], [], []
         for chunk in self._global(epoch):
             part = rank_slice(len(chunk), self.rank, self.world_size)
-            batch = chunk[part]
-            images = self.data.images[batch.to(self.data.images.device, non_blocking=True)].to(self.device, non_blocking=True)
-            labels = self.data.targets[batch] if self.labels is None else self.labels(batch, epoch)
+            batches.append(chunk[part])
+            labels.append(self.data.targets[chunk[part]] if self.labels is None else self.labels(chunk[part], epoch))
+            if generator is not None:  # draws for the whole global batch, this rank's part of them (see the class docstring)
+                offset, flip = self.augment.draw(len(chunk), generator)
+                offsets.append(offset[part])
+                flips.append(flip[part])
+        sizes = [len(batch) for batch in batches]
+
+        def moved(parts: list[torch.Tensor], device: torch.device) -> tuple[torch.Tensor, ...]:
+            return torch.cat(parts).to(device).split(sizes) if parts else ()
+
+        batches, labels = moved(batches, self.data.images.device), moved(labels, self.device)
+        offsets, flips = moved(offsets, self.device), moved(flips, self.device)
+        for step, batch in enumerate(batches):
+            images = self.data.images[batch].to(self.device, non_blocking=True)
             if generator is None:
                 x = images.float().div_(255)
-            else:  # draws for the whole global batch, this rank's part of them (see the class docstring)
-                offsets, flips = self.augment.draw(len(chunk), generator)
-                x = self.augment.apply(images, offsets[part], flips[part])
-            yield x, labels.to(self.device, non_blocking=True)
+            else:
+                x = self.augment.apply(images, offsets[step], flips[step])
+            yield x, labels[step]
 

@@ -24,7 +24,7 @@ def test_every_check_and_measurement_runs_on_cpu(tmp_path, capsys, restore_threa
     out = tmp_path / "report.json"
     assert gpu_check.main([str(out), "--device", "cpu", "--tiny", "--workers", "1"]) == 0
     report = json.loads(out.read_text())
-    assert set(report["checks"]) == {"step_vs_float64", "amp", "angles", "ddp"}
+    assert set(report["checks"]) == {"step_vs_float64", "amp", "angles", "ddp", "masked_step"}
     for name, result in report["checks"].items():
         assert result["ok"] is True and "error" not in result, (name, result)
     step = report["checks"]["step_vs_float64"]
@@ -43,6 +43,17 @@ def test_every_check_and_measurement_runs_on_cpu(tmp_path, capsys, restore_threa
     for section in ("imagenet_supernets", "retrain_steps"):
         assert throughput[section]["darts_imagenet"]["images_per_s"] > 0
         assert throughput[section]["mobilenet_imagenet"]["images_per_s"] > 0
+    masked = report["checks"]["masked_step"]
+    assert masked["steps"] == 3 and set(masked["update_relative_error"]) == {"single_path", "masked"}  # captured: CUDA
+    for batch in ("batch_4", "batch_8"):
+        modes = throughput["nb201_step_modes"][batch]
+        assert set(modes["images_per_s"]) == {"released", "single_path", "masked"}
+        assert set(modes["ratios"]) == {"single_path_vs_released", "masked_vs_released", "masked_vs_single_path"}
+        assert modes["ratios"]["masked_vs_single_path"] == pytest.approx(
+            modes["images_per_s"]["masked"] / modes["images_per_s"]["single_path"])
+    epoch = throughput["nb201_epoch"]
+    assert epoch["images"] == 16 and epoch["epoch_images_per_s"] > 0
+    assert epoch["projected_250_epochs_minutes"] == pytest.approx(250 * 16 / epoch["epoch_images_per_s"] / 60)
     assert throughput["jpeg_pipeline"]["images_per_s"] > 0 and throughput["jpeg_pipeline"]["workers"] == 1
     assert report["ok"] is True and report["complete"] is True
     printed = capsys.readouterr().out

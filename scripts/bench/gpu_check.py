@@ -14,9 +14,17 @@ Correctness (each with its tolerance in the JSON; TF32 is switched off for them)
   CPU angle engine's angles from its checkpoints equal the literal float64 definition (concatenate,
   cosine) computed on the GPU (1e-9);
 - ``ddp``: the same training under ``torchrun --nproc_per_node=1`` (nccl) ends where the plain run
-  ends (1e-4 of the weights' size; cuDNN's backward is not bit-reproducible).
+  ends (1e-4 of the weights' size; cuDNN's backward is not bit-reproducible);
+- ``masked_step``: ``masked_steps`` supernet steps (C=16, N=5, batch 64) of the masked step, eager and
+  (on CUDA) captured in a CUDA graph, against the single-path step in float64 on the CPU from the
+  same weights, batches and paths: the weights' error within 4x of the single-path float32 step's
+  own on the device, and the captured step within the same bound of the eager masked one.
 Throughput (images/s, TF32 at PyTorch's defaults): NAS-Bench-201 supernet at batch 64 and 256
-(plain, optimised NCHW, channels_last, AMP bf16, AMP bf16 + channels_last); DARTS ImageNet and
+(plain, optimised NCHW, channels_last, AMP bf16, AMP bf16 + channels_last); the step modes side by
+side at batch 64 and 256 (the released step re-implemented, the single-path step, the masked step
+eager and captured; their ratios and, on CUDA, the share of wall time the GPU is busy); one full
+epoch of the paper's supernet (25,000 synthetic 32x32 images in GPU memory, batch 64) through
+``train_supernet`` with ``train.step_mode: auto``, and the 250 epochs it projects to; DARTS ImageNet and
 MobileNet ImageNet supernets with AMP bf16 on synthetic 224x224 batches; one retraining step of
 each ImageNet network (AMP bf16); the ImageNet-folder input pipeline (CPU decode, ``--workers``)
 on a generated folder of JPEGs.
@@ -55,6 +63,7 @@ from common.errors import UserError  # noqa: E402
 from common.checkpoint import atomic_write_text, load_checkpoint  # noqa: E402
 from common.config import load_config  # noqa: E402
 from common.seeding import numpy_rng  # noqa: E402
+from common.masked_step import CapturedStep, MaskedStep  # noqa: E402
 from common.training import TrainConfig, build_optimizer, grad_scaler, train_step, train_supernet  # noqa: E402
 
 
@@ -85,12 +94,15 @@ class Sizes:
     train_image: int = 16
     train_channels: int = 8
     angle_archs: int = 200
+    masked_steps: int = 5
+    epoch_images: int = 25000  # the CIFAR-10 half the paper's supernet trains on
 
 
 TINY = Sizes(nb201_channels=2, nb201_cells=1, nb201_image=8, check_batch=4, throughput_batches=(4, 8), steps=1,
              warmup=1, imagenet_image=224, darts_channels=4, darts_layers=3, darts_batch=2, mobilenet_width=0.25,
              mobilenet_batch=2, retrain_batch=2, big_steps=1, classes=10, jpegs=8, jpeg_size=(40, 30), jpeg_batch=4,
-             jpeg_crop=16, train_images=16, train_image=8, train_channels=2, angle_archs=200)
+             jpeg_crop=16, train_images=16, train_image=8, train_channels=2, angle_archs=200, masked_steps=3,
+             epoch_images=16)
 
 
 @contextlib.contextmanager
@@ -291,6 +303,56 @@ def check_ddp(ctx) -> dict:
     return out
 
 
+def step_batches(sizes: Sizes, count: int, batch: int):
+    generator = torch.Generator().manual_seed(2)
+    return [(torch.randn(batch, 3, sizes.nb201_image, sizes.nb201_image, generator=generator, dtype=torch.float64),
+             torch.randint(10, (batch,), generator=generator)) for _ in range(count)]
+
+
+def run_steps(sizes, device, initial, batches, paths, mode: str, dtype=torch.float32) -> dict:
+    """The state after ``len(paths)`` steps of ``mode`` (single_path, masked, captured) from ``initial``."""
+    model = nb201(sizes).to(device, dtype).train()
+    model.load_state_dict({k: v.to(dtype) if v.is_floating_point() else v for k, v in initial.items()})
+    cfg = TrainConfig()
+    optimizer = build_optimizer(model, cfg)
+    runner = None
+    if mode != "single_path":
+        runner = MaskedStep(model, optimizer, cfg)
+        runner = CapturedStep(runner) if mode == "captured" else runner
+        codes = runner.epoch_codes(paths)
+    for step, ((images, labels), path) in enumerate(zip(batches, paths)):
+        images, labels = images.to(device, dtype), labels.to(device)
+        if runner is None:
+            train_step(model, optimizer, images, labels, path, cfg)
+        else:
+            runner.step(images, labels, codes[step])
+    return {k: v.detach().double().cpu() for k, v in model.state_dict().items()}
+
+
+def check_masked_step(ctx) -> dict:
+    sizes, device = ctx["sizes"], ctx["device"]
+    torch.manual_seed(0)
+    model = nb201(sizes)
+    initial = {k: v.double() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    rng = numpy_rng(0, "paths", 0)
+    paths = [model.sample_path(rng) for _ in range(sizes.masked_steps)]
+    batches = step_batches(sizes, sizes.masked_steps, sizes.check_batch)
+    reference = run_steps(sizes, torch.device("cpu"), initial, batches, paths, "single_path", torch.float64)
+    modes = ["single_path", "masked"] + (["captured"] if device.type == "cuda" else [])
+    with strict_float32():
+        states = {mode: run_steps(sizes, device, initial, batches, paths, mode) for mode in modes}
+    errors = {mode: update_error(initial, reference, state)[0] for mode, state in states.items()}
+    bound = FLOAT32_FACTOR * errors["single_path"]
+    out = {"steps": sizes.masked_steps, "reference": "single-path steps, float64, CPU",
+           "update_relative_error": errors, "tolerance": {"update_relative": bound}}
+    ok = errors["masked"] <= bound
+    if "captured" in states:
+        out["captured_vs_masked"] = update_error(initial, states["masked"], states["captured"])[0]
+        ok &= errors["captured"] <= bound
+    out["ok"] = bool(ok)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- throughput
 
 def images_per_second(step, batch: int, steps: int, warmup: int, device) -> float:
@@ -332,6 +394,79 @@ def measure_nb201(ctx) -> dict:
             row[name] = images_per_second(step, batch, sizes.steps, sizes.warmup, device)
         out[f"batch_{batch}"] = row
     return out
+
+
+def gpu_busy_fraction(step, steps: int, seconds_per_step: float) -> float:
+    """The GPU's kernel time per step (torch.profiler) over the wall time per step measured unprofiled."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(steps):
+            step()
+        torch.cuda.synchronize()
+    kernel_us = sum(getattr(e, "self_device_time_total", getattr(e, "self_cuda_time_total", 0))
+                    for e in prof.key_averages())
+    return kernel_us / 1e6 / steps / seconds_per_step
+
+
+def measure_step_modes(ctx) -> dict:
+    """The released step, the single-path step, and the masked step eager and captured, side by side."""
+    from _released_step import ReleasedSupernet, released_optimizer, released_step
+
+    sizes, device = ctx["sizes"], ctx["device"]
+    out = {}
+    for batch in sizes.throughput_batches:
+        torch.manual_seed(0)
+        images = torch.randn(batch, 3, sizes.nb201_image, sizes.nb201_image, device=device)
+        labels = torch.randint(10, (batch,), device=device)
+        row, busy = {}, {}
+        for mode in ("released", "single_path", "masked") + (("captured",) if device.type == "cuda" else ()):
+            model = nb201(sizes).to(device).train()
+            cfg = TrainConfig(batch_size=batch, channels_last=True)  # the NAS-Bench-201 configs' setting
+            rng = numpy_rng(0, "paths", 0)
+            if mode == "released":
+                released = ReleasedSupernet(sizes.nb201_channels, sizes.nb201_cells).to(device).train()
+                optimizer = released_optimizer(released)
+                step = lambda: released_step(released, optimizer, images, labels, model.sample_path(rng))  # noqa: E731
+            else:
+                model = to_channels_last(model, device)
+                optimizer = build_optimizer(model, cfg)
+                if mode == "single_path":
+                    step = lambda: train_step(model, optimizer, images, labels, model.sample_path(rng), cfg)  # noqa: E731
+                else:
+                    runner = MaskedStep(model, optimizer, cfg)
+                    runner = CapturedStep(runner) if mode == "captured" else runner
+                    codes = runner.epoch_codes([model.sample_path(rng) for _ in range(sizes.steps + sizes.warmup)])
+                    counter = iter(range(10 ** 9))
+                    step = lambda: runner.step(images, labels, codes[next(counter) % len(codes)])  # noqa: E731
+            row[mode] = images_per_second(step, batch, sizes.steps, sizes.warmup, device)
+            if device.type == "cuda":
+                busy[mode] = gpu_busy_fraction(step, min(sizes.steps, 10), batch / row[mode])
+        ratios = {f"{mode}_vs_{base}": row[mode] / row[base] for base in ("released", "single_path") for mode in row
+                  if mode not in (base, "released")}
+        out[f"batch_{batch}"] = {"images_per_s": row, "ratios": ratios, **({"gpu_busy": busy} if busy else {})}
+    return out
+
+
+def measure_epoch(ctx) -> dict:
+    """One epoch of the paper's supernet through ``train_supernet`` (synthetic images in device memory)."""
+    from nas_bench_201.config import NB201Config
+    from nas_bench_201.reproduce.report import training_curve
+    from nas_bench_201.supernet import build_supernet
+
+    sizes, device = ctx["sizes"], ctx["device"]
+    cfg = load_config(ROOT / "configs/nas_bench_201/base.yaml", NB201Config, [
+        f"device={device}", "data.dataset=synthetic", f"data.synthetic.num_images={sizes.epoch_images}",
+        f"data.synthetic.image_size={sizes.nb201_image}", "data.synthetic.num_test_images=0",
+        f"model.channels={sizes.nb201_channels}", f"model.cells_per_stage={sizes.nb201_cells}", "train.epochs=250",
+        "train.log_every=1000000", "train.step_mode=auto"])
+    run_dir = ctx["work"] / "epoch_run"
+    started = time.perf_counter()
+    train_supernet(cfg, "nas_bench_201", lambda n: build_supernet(cfg.model, n), run_dir, stop_after_epoch=1)
+    seconds = time.perf_counter() - started
+    images_per_s = training_curve(str(run_dir))[1]["images_per_s"]
+    return {"images": sizes.epoch_images, "batch": 64, "whole_call_seconds": seconds,
+            "epoch_images_per_s": images_per_s, "projected_250_epochs_minutes": 250 * sizes.epoch_images / images_per_s / 60}
 
 
 def darts_supernet(sizes: Sizes):
@@ -445,8 +580,8 @@ def measure_jpeg_pipeline(ctx) -> dict:
 
 
 CHECKS = (("step_vs_float64", check_step_vs_float64), ("amp", check_amp), ("angles", check_angles),
-          ("ddp", check_ddp))
-MEASURES = (("nb201_supernet", measure_nb201), ("imagenet_supernets", measure_imagenet_supernets),
+          ("ddp", check_ddp), ("masked_step", check_masked_step))
+MEASURES = (("nb201_step_modes", measure_step_modes), ("nb201_epoch", measure_epoch), ("nb201_supernet", measure_nb201), ("imagenet_supernets", measure_imagenet_supernets),
             ("retrain_steps", measure_retrain_steps), ("jpeg_pipeline", measure_jpeg_pipeline))
 
 

@@ -55,7 +55,7 @@ class SearchConfig:
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
     random_samples: int = 100  # architectures scored by the `random` strategy
     report_top: int = 10  # architectures listed in result.json
-    evaluator: Literal["local", "rabbitmq"] = "local"  # rabbitmq: workers score the candidates (README: Distributed search)
+    evaluator: Literal["local", "rabbitmq"] = "local"  # rabbitmq: workers score the candidates (docs/distributed.md)
     amqp: AMQPConfig = field(default_factory=AMQPConfig)  # broker, timeouts and retries of evaluator: rabbitmq
     val_acc: ValAccConfig = field(default_factory=ValAccConfig)  # score: val_acc
     proxy_batch: int = 64  # score: a zero-cost proxy; images of the one batch it sees

@@ -2,7 +2,7 @@
 
 PyTorch starts one OpenMP thread per logical CPU in every process. Under ``torchrun`` with N local
 processes, or beside DataLoader workers, that oversubscribes the cores, and OpenMP threads that wait
-on a descheduled sibling make a step several times slower (measured in the README's Performance
+on a descheduled sibling make a step several times slower (measured in docs/performance.md, Threads
 section). The default gives each local process its share of the physical cores, less its loader
 workers, and at least one thread.
 """

@@ -44,7 +44,7 @@ def search(space: SearchSpace, cfg, run_dir: Path, scorer: Scorer | None = None,
     context = space.search_context(cfg, benchmark)
     out_dir = Path(out_dir) if out_dir is not None else run_dir / "search"
     dump_config(cfg, out_dir / "config.yaml")
-    # local: scored in this process; rabbitmq: by workers (``search.evaluator``, README: Distributed search)
+    # local: scored in this process; rabbitmq: by workers (``search.evaluator``, docs/distributed.md)
     with build_evaluator(cfg.search, space, scorer, scorer.fingerprint) as evaluator:
         result = run_strategy(space, evaluator, cfg.search, seed, state_path=out_dir / "state.json",
                               constraint=flops_limit(space, cfg), scorer_id=scorer.fingerprint,

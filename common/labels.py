@@ -48,6 +48,10 @@ class LabelGenerator:
         if mode in ("shuffle_once", "shuffle_per_iter", "ground_truth") and self.num_classes != dataset_classes:
             raise UserError(f"labels.num_classes={num_classes} is only possible with uniform modes: "
                             f"mode '{mode}' uses the dataset's {dataset_classes} classes")
+        if self.num_classes < 2:
+            source = "labels.num_classes" if num_classes is not None else "the data's labels; set labels.num_classes"
+            raise UserError(f"labels: {self.num_classes} label class(es) from {source}: a classifier needs at least 2 "
+                            "(with one, every loss is 0 and nothing is learnt)")
         self.mode = mode
         self.seed = seed
         self._epoch_table: tuple[int, torch.Tensor] | None = None

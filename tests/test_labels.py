@@ -81,3 +81,9 @@ def test_wrapper_replaces_labels_of_any_dataset():
     assert torch.equal(wrapped[4][0], dataset[4][0])
     wrapped.set_epoch(1)
     assert [wrapped[i][1] for i in range(30)] == gen.table(1).tolist() != labels0
+
+
+@pytest.mark.parametrize("configured", [None, 1])
+def test_fewer_than_two_classes_is_an_error_naming_labels_num_classes(configured):
+    with pytest.raises(UserError, match=r"labels: 1 label class.*labels\.num_classes.*at least 2"):
+        build_label_generator(LabelConfig(mode="uniform_once", num_classes=configured), torch.zeros(8, dtype=torch.int64), seed=0)

@@ -35,7 +35,10 @@ def summary(cfg: NB201Config, run_dir: Path, angles: np.ndarray, result: dict, c
         lines.append(f"  its NAS-Bench-201 accuracies (%): {accuracies}")
     if corr is not None:
         lines.append(f"Kendall tau (angle vs {corr['metric']}, all {corr['n']} architectures): {corr['kendall_tau']:.4f}")
-    else:
+    if ("benchmark" in best or corr is not None) and cfg.data.dataset != cfg.benchmark.dataset:
+        lines.append(f"(accuracies and tau are NAS-Bench-201's own {cfg.benchmark.dataset} numbers: they measure this "
+                     f"search only if the {cfg.data.dataset} training images are {cfg.benchmark.dataset}'s)")
+    if corr is None:
         lines.append("No benchmark table found (set RLNAS_NB201_TABLE or benchmark.table) for accuracies and tau.")
     return "\n".join(lines)
 

@@ -310,7 +310,8 @@ def test_readme_transcript_is_what_the_pipeline_prints():
         if top:
             angles[int(top.group(2))] = float(top.group(1))
     cfg = SimpleNamespace(data=SimpleNamespace(dataset=head.group(1)), labels=SimpleNamespace(mode=head.group(2)),
-                          search=SimpleNamespace(strategy=search.group(1), score=search.group(5)))
+                          search=SimpleNamespace(strategy=search.group(1), score=search.group(5)),
+                          benchmark=SimpleNamespace(dataset=tau.group(1).rsplit("_", 1)[0]))
     benchmark = {name: float(value) for name, value in (pair.rsplit(" ", 1) for pair in accuracies.split(", "))}
     result = {"evaluated": int(search.group(2)),
               "best": {"arch_str": search.group(3), "index": int(search.group(4)), "score": float(search.group(6)),

@@ -36,6 +36,7 @@ def test_the_three_quickstarts_on_a_fresh_machine(tmp_path):
     out = stage(tmp_path, "nas_bench_201.pipeline", "nas_bench_201/quickstart.yaml", *NB201).stdout
     assert "Kendall tau (angle vs cifar10_test, all 15625 architectures): " in out
     assert "its NAS-Bench-201 accuracies (%): cifar10_valid " in out
+    assert "are NAS-Bench-201's own cifar10 numbers: they measure this search only if the synthetic" in out
     nb201 = tmp_path / "runs/nas_bench_201/quickstart"
     assert f"run directory {Path('runs/nas_bench_201/quickstart')}" in out
     assert json.loads((nb201 / "correlation.json").read_text())["n"] == 15625

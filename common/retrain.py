@@ -40,11 +40,9 @@ from torch import nn
 
 from . import distributed
 from .checkpoint import atomic_write_text
-from .cli import setup_logging
 from .data import DataConfig, build_loaders
 from .seeding import derive_seed, torch_generator
-from .threads import configure_threads, loader_workers
-from .trainer import TrainConfig, Trainer, check_run_directory
+from .trainer import TrainConfig, Trainer, run_training
 
 logger = logging.getLogger("rlnas")
 
@@ -179,34 +177,23 @@ def retrain(config, space: str, build_model: Callable[[int], nn.Module], run_dir
     dataset's test split (else its held-out validation split). Returns the last evaluation.
     Under ``torchrun`` it joins the process group and trains with DDP (``common.distributed``).
     """
-    distributed.init()
-    try:
-        return _retrain(config, space, build_model, Path(run_dir), stop_after_epoch)
-    finally:
-        distributed.cleanup()
-
-
-def _retrain(config, space, build_model, run_dir: Path, stop_after_epoch) -> dict:
     from torch.utils.tensorboard import SummaryWriter  # seconds to import: only when training
 
-    device = distributed.device(config.device)
-    rank, world_size = distributed.rank(), distributed.world_size()
-    if world_size > 1:
-        setup_logging(run_dir, rank)  # only rank 0 logs INFO lines and writes log.txt
-    check_run_directory(run_dir, config)
-    configure_threads(config.train.threads, loader_workers(config.data))
-    # Under DDP every rank must take the same number of steps: the last partial batch is dropped.
-    loaders = build_loaders(config.data, config.seed, distributed.per_rank(config.train.batch_size),
-                            eval_batch_size=config.train.eval_batch_size, device=device,
-                            drop_last=config.train.drop_last or world_size > 1, rank=rank, world_size=world_size)
-    train_loader, eval_loader, num_classes = loaders.train, loaders.evaluation, loaders.num_classes
-    sizes = len(train_loader.data), len(eval_loader.data)
-    torch.manual_seed(derive_seed(config.seed, "init"))
-    model = build_model(num_classes).to(device)
-    logger.info("retrain: %d process(es), %s, %d training / %d evaluation images, %.2fM parameters, device %s",
-                world_size, config.data.dataset, *sizes, sum(p.numel() for p in model.parameters()) / 1e6, device)
-    trainer = Retrainer(model=model, loader=train_loader, eval_loader=eval_loader, cfg=config.train, config=config,
-                        space=space, seed=config.seed, run_dir=run_dir, device=device,
-                        writer_factory=lambda path: SummaryWriter(str(path)))
-    trainer.fit(stop_after_epoch)
-    return trainer.history[-1] if trainer.history else {}
+    def build(device: torch.device) -> Retrainer:
+        rank, world_size = distributed.rank(), distributed.world_size()
+        # Under DDP every rank must take the same number of steps: the last partial batch is dropped.
+        loaders = build_loaders(config.data, config.seed, distributed.per_rank(config.train.batch_size),
+                                eval_batch_size=config.train.eval_batch_size, device=device,
+                                drop_last=config.train.drop_last or world_size > 1, rank=rank, world_size=world_size)
+        train_loader, eval_loader, num_classes = loaders.train, loaders.evaluation, loaders.num_classes
+        sizes = len(train_loader.data), len(eval_loader.data)
+        torch.manual_seed(derive_seed(config.seed, "init"))
+        model = build_model(num_classes).to(device)
+        logger.info("retrain: %d process(es), %s, %d training / %d evaluation images, %.2fM parameters, device %s",
+                    world_size, config.data.dataset, *sizes, sum(p.numel() for p in model.parameters()) / 1e6, device)
+        return Retrainer(model=model, loader=train_loader, eval_loader=eval_loader, cfg=config.train, config=config,
+                         space=space, seed=config.seed, run_dir=Path(run_dir), device=device,
+                         writer_factory=lambda path: SummaryWriter(str(path)))
+
+    return run_training(config, Path(run_dir), build, lambda trainer, _: trainer.history[-1] if trainer.history else {},
+                        stop_after_epoch)

@@ -18,6 +18,7 @@ float32. Neither changes what a step computes beyond float rounding.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import math
 import sys
@@ -241,6 +242,39 @@ def check_trained_with(config, payload: dict, path: Path) -> None:
     if isinstance(epochs, int) and int(payload["epoch"]) < epochs:
         logger.warning("warning: %s holds the weights after epoch %d of %d: training has not finished",
                        path, int(payload["epoch"]), epochs)
+
+
+def run_training(config, run_dir: Path, build: Callable[[torch.device], "Trainer"],
+                 result: Callable[["Trainer", int], object], stop_after_epoch: Optional[int] = None):
+    """Set-up, DDP and teardown of a training run, shared by supernet training and retraining.
+
+    Joins the process group under torchrun (``common.distributed``), gives each rank its logging,
+    refuses a run directory of another config before anything is read, sets the compute threads,
+    builds the trainer with ``build(device)``, trains (or resumes) and returns ``result(trainer, last
+    epoch done)``.
+    On the way out the DDP wrapper goes first, then the process group: after a success every rank
+    waits for the others; after an error it leaves at once (the others may never reach the barrier;
+    torchrun stops them), so a failure on one rank ends the run instead of waiting for a timeout.
+    """
+    from .cli import setup_logging
+    from .threads import configure_threads, loader_workers
+
+    started_here = distributed.init()
+    trainer, finished = None, False
+    try:
+        if distributed.world_size() > 1:
+            setup_logging(Path(run_dir), distributed.rank())  # only rank 0 logs INFO lines and writes log.txt
+        check_run_directory(Path(run_dir), config)
+        configure_threads(config.train.threads, loader_workers(config.data))
+        trainer = build(distributed.device(config.device))
+        value = result(trainer, trainer.fit(stop_after_epoch))
+        finished = True
+        return value
+    finally:
+        if started_here:
+            trainer = None  # the DDP wrapper must go before its process group (else gloo may abort at exit)
+            gc.collect()
+            distributed.cleanup(wait=finished)
 
 
 class Progress:

@@ -14,7 +14,6 @@ rank 0 writes checkpoints, ``config.yaml``, logs and TensorBoard. Resume works t
 """
 from __future__ import annotations
 
-import gc
 import logging
 from pathlib import Path
 from typing import Callable, Optional
@@ -24,13 +23,11 @@ import torch
 from torch import nn
 
 from . import distributed, masked_step, stability
-from .cli import setup_logging
 from .data import build_loaders
 from .errors import UserError
 from .seeding import derive_seed
-from .threads import configure_threads, loader_workers
 from .trainer import (Trainer, TrainConfig, autocast, build_optimizer, check_run_directory, check_same_run,  # noqa: F401
-                      checkpoint_path, grad_scaler, learning_rate, resolve_device, train_step)
+                      checkpoint_path, grad_scaler, learning_rate, resolve_device, run_training, train_step)
 
 logger = logging.getLogger("rlnas")
 
@@ -90,15 +87,8 @@ def train_supernet(config, space: str, build_supernet: Callable[[int], nn.Module
     """
     from torch.utils.tensorboard import SummaryWriter  # seconds to import: only when training
 
-    started_here = distributed.init()
-    trainer, finished = None, False
-    try:
-        device = resolve_device(config.device)
+    def build(device: torch.device) -> SupernetTrainer:
         rank, world = distributed.rank(), distributed.world_size()
-        if world > 1:
-            setup_logging(Path(run_dir), rank)  # only rank 0 logs INFO lines and writes log.txt
-        check_run_directory(Path(run_dir), config)
-        configure_threads(config.train.threads, loader_workers(config.data))
         loaders = build_loaders(config.data, config.seed, distributed.per_rank(config.train.batch_size), labels=config.labels,
                                 device=device, drop_last=config.train.drop_last, rank=rank, world_size=world)
         loader, labels = loaders.train, loaders.labels
@@ -107,14 +97,8 @@ def train_supernet(config, space: str, build_supernet: Callable[[int], nn.Module
                     f", {world} processes (global batch {config.train.batch_size})" if world > 1 else "")
         torch.manual_seed(derive_seed(config.seed, "init"))
         model = build_supernet(labels.num_classes).to(device)
-        trainer = SupernetTrainer(model=model, loader=loader, cfg=config.train, config=config, space=space,
-                                  seed=config.seed, run_dir=Path(run_dir), device=device,
-                                  writer_factory=lambda path: SummaryWriter(str(path)))
-        done = trainer.fit(stop_after_epoch)
-        finished = True
-        return done
-    finally:
-        if started_here:
-            trainer = None  # the DDP wrapper must go before its process group (else gloo may abort at exit)
-            gc.collect()
-            distributed.cleanup(wait=finished)
+        return SupernetTrainer(model=model, loader=loader, cfg=config.train, config=config, space=space,
+                               seed=config.seed, run_dir=Path(run_dir), device=device,
+                               writer_factory=lambda path: SummaryWriter(str(path)))
+
+    return run_training(config, Path(run_dir), build, lambda trainer, done: done, stop_after_epoch)

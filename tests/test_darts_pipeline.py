@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +127,21 @@ def test_ddp_retraining_with_two_processes(tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["history"][0]["eval_images"] == 32  # every test image once over both ranks
     assert torch.load(tmp_path / "checkpoints/last.pt", weights_only=True)["global_step"] == 4  # 64 / 16
+
+
+def test_a_ddp_retraining_that_fails_on_one_rank_ends_at_once_with_one_error_line(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "FAIL_RANK": "1"}
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29534",
+         str(ROOT / "tests/failing_rank.py"), "--config", str(ROOT / "configs/darts/retrain_quickstart.yaml"),
+         "--run-dir", str(tmp_path), "--genotype", "RLNAS_CIFAR10", *TINY[:6], "--set", "model.layers=3",
+         "--set", "train.epochs=1", "--set", "train.batch_size=16"],
+        cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert time.monotonic() - started < 60  # the failing rank leaves at once (it waited for a 30-minute timeout)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: rank 1: the training data cannot be read (injected)"], result.stderr[-2000:]
 
 
 def test_drawing_of_a_genotype_is_a_png(tmp_path):

@@ -139,3 +139,18 @@ def test_a_run_resumes_with_the_other_sgd_kernels(tmp_path, monkeypatch):
         assert bool(group["fused"]) == then and bool(group["foreach"]) == (not then), (name, group)
         for key, value in reference["model"].items():
             torch.testing.assert_close(result["model"][key], value, rtol=1e-5, atol=1e-6, msg=f"{name} {key}")
+
+
+def test_a_run_that_fails_on_its_data_leaves_only_its_log_and_the_next_run_starts_afresh(tmp_path, capsys):
+    from common.cli import run
+    from nas_bench_201.train_supernet import main
+
+    config = str(ROOT / "configs/nas_bench_201/quickstart.yaml")
+    run_dir = tmp_path / "run"
+    sets = [arg for item in TINY + ["train.epochs=1"] for arg in ("--set", item)]
+    missing = ["--set", "data.dataset=imagefolder", "--set", f"data.root={tmp_path / 'no_such_folder'}"]
+    assert run(main, ["--config", config, "--run-dir", str(run_dir), *sets, *missing]) == 2
+    assert [p.name for p in run_dir.iterdir()] == ["log.txt"]
+    assert (run_dir / "log.txt").read_text().splitlines()[-1].endswith(capsys.readouterr().err.strip().splitlines()[-1])
+    assert run(main, ["--config", config, "--run-dir", str(run_dir), *sets]) == 0
+    assert (run_dir / "checkpoints/last.pt").is_file()

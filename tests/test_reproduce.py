@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from common.cli import run
 from common.correlation import correlate
@@ -217,7 +218,7 @@ methods:
   D: {set: [labels.mode=uniform_once]}
 run_order: [D, A]
 train_seeds: [0, 1]
-search_seeds: [0]
+search_seeds: [0, 1]
 tau_archs: 10
 tau_epochs: true
 """)
@@ -237,6 +238,7 @@ tau_epochs: true
     assert float(epochs[2]["consecutive"]) == pytest.approx(correlate(three, two).kendall_tau, abs=1e-12)
     report = (out / "report.md").read_text()
     assert "stability" in report and "Supernet training" in report and "Held-out accuracy" in report
+    check_statistics(out, nb201_table_path)
     # the common subsets are nested: a larger study reuses the smaller one's architectures
     from nas_bench_201.reproduce.config import tau_subset
 
@@ -265,6 +267,143 @@ search_seeds: [0]
     b2 = torch.load(Path(tau["b"]["run_dir"]) / "checkpoints" / "init_b.pt", weights_only=True)["model"]
     for name in ("stem.1.weight", "stem.1.bias", "classifier.bias", "lastact.0.weight"):  # ... and every other parameter
         assert not torch.equal(b[name], b2[name]) and b[name].std() > 0.5
+    # every training-free variant's tau also without the all-cut architectures and against the parameter
+    # count, from its two initialisations (variant c: the angle over the conv kernels, as the study scored it)
+    from nas_bench_201.angles import all_angles
+    from nas_bench_201.benchmark import BenchmarkTable
+    from nas_bench_201.encoding import all_paths_cut
+    from nas_bench_201.space import benchmark_archs
+
+    table = BenchmarkTable.load(nb201_table_path)
+    alive = ~all_paths_cut(benchmark_archs())
+    for m, weights in (("a", "all"), ("b", "all"), ("c", "conv")):
+        run_dir = Path(tau[m]["run_dir"]) / "checkpoints"
+        angles = all_angles(run_dir / "init_a.pt", run_dir / "init_b.pt", weights=weights)
+        truth = table.metric("cifar10_test")
+        assert float(tau[m]["tau"]) == pytest.approx(stats.kendalltau(angles, truth)[0], abs=1e-9)
+        assert float(tau[m]["tau_connected"]) == pytest.approx(stats.kendalltau(angles[alive], truth[alive])[0], abs=1e-12)
+        assert float(tau[m]["tau_params"]) == pytest.approx(
+            stats.kendalltau(angles, table.metric("params_cifar10_M"))[0], abs=1e-12)
+
+
+def check_statistics(out: Path, nb201_table_path) -> None:
+    """The cells of a study with two D supernets (two search seeds each) and one A supernet scored on a
+    sampled subset, against an independent computation: the mean over supernets with the sample SD
+    (ddof 1) and the t-interval, the search seeds averaged within their supernet first; the tau over
+    the 15,284 architectures with a path from the checkpoints; a bootstrap interval for the subset tau
+    and none for a whole-space tau; and the same report rendered again from results.json."""
+    import math
+    import re
+    import shutil
+
+    from nas_bench_201.angles import all_angles
+    from nas_bench_201.benchmark import BenchmarkTable
+    from nas_bench_201.encoding import all_paths_cut
+    from nas_bench_201.space import benchmark_archs
+
+    report = (out / "report.md").read_text()
+    assert "tau s.e." not in report and "+-" not in report.split("## Search results")[1].split("## Supernet training")[0]
+    tau = rows(out / "tau.csv")
+    d_taus = [float(r["tau"]) for r in tau if r["method"] == "D"]
+    sd = np.std(d_taus, ddof=1)
+    half = stats.t.ppf(0.975, len(d_taus) - 1) * sd / math.sqrt(len(d_taus))
+    cell = f"{np.mean(d_taus):.4f} (SD {sd:.4f}, 95% CI {np.mean(d_taus) - half:.4f} to {np.mean(d_taus) + half:.4f}, n=2)"
+    (d_row,) = [line for line in report.splitlines() if line.startswith("| D | angle | all 15,625 |")]
+    assert cell in d_row and "mean (SD, 95% CI, n supernets)" in report
+    # the tau over the architectures with a path: the checkpoints' angles without the 341 all-cut ones
+    table = BenchmarkTable.load(nb201_table_path)
+    truth, alive = table.metric("cifar10_test"), ~all_paths_cut(benchmark_archs())
+    assert alive.sum() == 15284
+    connected = []
+    for r in (r for r in tau if r["method"] == "D"):
+        checkpoints = Path(r["run_dir"]) / "checkpoints"
+        angles = all_angles(checkpoints / "epoch_0000.pt", checkpoints / "epoch_0003.pt")
+        connected.append(stats.kendalltau(angles[alive], truth[alive])[0])
+        assert float(r["tau_connected"]) == pytest.approx(connected[-1], abs=1e-12) and r["tau_low"] == ""  # whole space: no interval
+    assert f"{np.mean(connected):.4f} (SD {np.std(connected, ddof=1):.4f}" in d_row
+    # the search cell: the two search seeds of a supernet averaged first, then mean and sample SD over supernets
+    search = [r for r in rows(out / "search.csv") if r["method"] == "D"]
+    per = [np.mean([float(r["test"]) for r in search if r["train_seed"] == s]) for s in ("0", "1")]
+    (found,) = [line for line in report.splitlines() if line.startswith("| D | angle | uniform_once |")]
+    assert f"{np.mean(per):.2f} (SD {np.std(per, ddof=1):.2f}" in found and "| 2 x 2 |" in found
+    # the sampled subset's tau: a bootstrap interval over its architectures that holds the tau
+    (a,) = [r for r in tau if r["method"] == "A"]
+    assert float(a["tau_low"]) <= float(a["tau"]) <= float(a["tau_high"]) and a["tau_connected"] == ""
+    assert re.search(r"\| A \| val_acc \| 10 sampled \| [-\d.]+ \(n=1\) \|  \| [-\d.]+ to [-\d.]+ \|", report)
+    # a kept report rendered again from its results.json (scripts/studies/nb201_rerender.py) reads the same
+    copy = out.parent / (out.name + "_rerendered")
+    shutil.copytree(out, copy)
+    (copy / "report.md").unlink()
+    config = re.search(r"\(`([^`]+\.yaml)`\)", report).group(1)
+    study_module("nb201_rerender.py").rerender(copy, Path(config), note="Rendered again.")
+    again = (copy / "report.md").read_text().replace("\nRendered again.\n", "", 1)
+    assert again == report.replace(str(out), str(copy))
+    # scripts/studies/nb201_angle_checks.py on the same two supernets: the same taus, and the stop table
+    runs = [f"--label=D{r['train_seed']}={r['run_dir']}" for r in tau if r["method"] == "D"]
+    assert run(study_module("nb201_angle_checks.py").main, [*runs, "--out", str(out.parent / "checks")]) == 0
+    checks = [r for r in rows(out.parent / "checks/checks.csv") if r["epoch"] == "3"]
+    assert [float(r["tau_all"]) for r in checks] == pytest.approx(d_taus, abs=1e-12)
+    assert [float(r["tau_connected"]) for r in checks] == pytest.approx(connected, abs=1e-12)
+    assert "## The stop on ranking stability" in (out.parent / "checks/checks.md").read_text()
+
+
+def study_module(name: str):
+    """A script of scripts/studies as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(Path(name).stem, ROOT / "scripts/studies" / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_live_conv_weight_counts_convolutions_on_surviving_paths():
+    """9 per 3x3 and 1 per 1x1 convolution on an edge of an input-to-output path (edges in the
+    benchmark's order (1,0), (2,0), (2,1), (3,0), (3,1), (3,2); ops none, skip, 1x1, 3x3, pool)."""
+    weight = study_module("nb201_angle_checks.py").live_conv_weight
+    archs = [(3, 3, 3, 3, 3, 3),  # every edge a 3x3 convolution: 6 x 9
+             (0, 0, 0, 3, 0, 0),  # only 0 -> 3
+             (3, 0, 0, 0, 0, 0),  # a 3x3 on 0 -> 1 that reaches nothing: all paths cut
+             (2, 0, 3, 0, 0, 1),  # 0 -> 1 -> 2 -> 3 through a 1x1, a 3x3 and a skip
+             (3, 2, 0, 4, 0, 0)]  # 0 -> 3 by pooling; 0 -> 1 and 0 -> 2 are dead ends
+    assert list(weight(np.array(archs))) == [54, 9, 0, 10, 0]
+
+
+def test_cells_are_the_mean_sample_sd_and_t_interval_over_units():
+    from common.report import mean_sd_ci
+
+    values = [0.114, 0.021, 0.048]
+    sd = np.std(values, ddof=1)
+    assert sd == pytest.approx(1.2247 * np.std(values), rel=1e-4)  # not the population SD
+    half = stats.t.ppf(0.975, 2) * sd / np.sqrt(3)
+    assert mean_sd_ci(values, 4) == (f"{np.mean(values):.4f} (SD {sd:.4f}, 95% CI {np.mean(values) - half:.4f} to "
+                                     f"{np.mean(values) + half:.4f}, n=3)")
+    assert mean_sd_ci([92.72, None, float("nan")]) == "92.72 (n=1)" and mean_sd_ci([]) == "n/a"
+
+
+def test_tau_bar_plot_has_error_bars_and_its_legend_beside_the_bars(tmp_path, monkeypatch):
+    import common.report as report
+
+    figures = []
+    monkeypatch.setattr(report, "save_png", lambda fig, path, **kwargs: figures.append(fig))
+    report.bar_plot({"CIFAR-10": {"A": -0.04, "B": 0.40, "D (RLNAS)": 0.357}}, tmp_path / "bars.png", "tau", "tau per method",
+                    {"CIFAR-10": {"B": 0.0016, "D (RLNAS)": 0.0055}})
+    report.line_plot([{"title": "ranking stability: tau vs the previous saved epoch's angle ranking, a long title",
+                       "xlabel": "epoch", "ylabel": "tau", "series": {"s0": ([1, 2], [0.8, 0.9])}}] * 2, tmp_path / "lines.png")
+    bars, lines = figures
+    for fig in figures:
+        fig.canvas.draw()
+    renderer = bars.canvas.get_renderer()
+    (ax,) = bars.axes
+    from matplotlib.container import BarContainer
+
+    assert [c.errorbar is not None for c in ax.containers if isinstance(c, BarContainer)] == [False, True, True]
+    legend, axes = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert legend.x0 >= axes.x1  # outside the axes: it covers no bar
+    renderer = lines.canvas.get_renderer()
+    for ax in lines.axes:  # the titles wrap and stay inside the figure
+        box = ax.title.get_window_extent(renderer)
+        assert "\n" in ax.get_title() and lines.bbox.x0 <= box.x0 and box.x1 <= lines.bbox.x1
 
 
 def test_packaged_dataset_configs_are_the_shipped_ones():

@@ -83,7 +83,7 @@ def reference_run(cfg, initial: dict, world: int = 2) -> dict:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(cfg.train, index, step, len(batches))
             path = model.sample_path(path_rng)
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad(set_to_none=cfg.train.zero_grad == "drop")  # as train_step
             for rank in range(world):
                 part = rank_slice(keep, rank, world)
                 loss = F.cross_entropy(model(images[part].contiguous(memory_format=layout), path), targets[part]) / world

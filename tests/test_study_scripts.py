@@ -137,9 +137,10 @@ def test_paired_compares_two_methods_epoch_by_epoch_over_their_common_seeds(tmp_
     from nas_bench_201.encoding import benchmark_archs
     from nas_bench_201.supernet import build_supernet
 
-    zero_run = tmp_path / "zero"  # the fixture's run with PyTorch 1.4's gradient semantics: same seed, data, paths
-    cfg = load_config(nb201_run / "config.yaml", NB201Config, ["train.zero_grad=zero"])
-    train_supernet(cfg, "nas_bench_201", lambda n: build_supernet(cfg.model, n), zero_run)
+    zero_run = nb201_run  # the NAS-Bench-201 configs' zero_grad: zero
+    nb201_run = tmp_path / "drop"  # the fixture's run with PyTorch 2's gradient semantics: same seed, data, paths
+    cfg = load_config(zero_run / "config.yaml", NB201Config, ["train.zero_grad=drop"])
+    train_supernet(cfg, "nas_bench_201", lambda n: build_supernet(cfg.model, n), nb201_run)
     results = tmp_path / "results.json"
     results.write_text(json.dumps({
         "tau": [{"method": "drop", "train_seed": 0, "run_dir": str(nb201_run)},

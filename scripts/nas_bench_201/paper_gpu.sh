@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # NAS-Bench-201 Table 2 at the paper's settings on one GPU, one supernet per call (a short GPU slot):
-#   bash scripts/nas_bench_201/paper_gpu.sh D_released|B|D [--set key=value ...] [--out DIR]
-# D_released: D as released, with C scoring its supernet by val_acc; B: true labels, with A; D: this
-# project's defaults. The CIFAR-10 training images come from $RLNAS_DATA/cifar10/train, else from the
+#   bash scripts/nas_bench_201/paper_gpu.sh D_released|B|D_drop [--set key=value ...] [--out DIR]
+# D_released: D as released, with C scoring its supernet by val_acc; B: true labels, with A; D_drop:
+# D with PyTorch 2's dropped gradients and dead ends skipped. The CIFAR-10 training images come from $RLNAS_DATA/cifar10/train, else from the
 # pack $RLNAS_PACK (default data/packed/cifar10_train.npz; scripts/data/file_pack.py makes it),
 # unpacked into $RLNAS_UNPACKED (default data)/cifar10/train. Each call adds its supernet to the
 # report in --out (default reports/nb201_paper_gpu; the earlier calls' supernets are kept).
@@ -11,8 +11,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/../env.sh"
 case "${1:-}" in
   D_released) order="[D_released,C]" ;;
   B) order="[B,A]" ;;
-  D) order="[D]" ;;
-  *) echo "usage: bash scripts/nas_bench_201/paper_gpu.sh D_released|B|D [--set key=value ...]" >&2; exit 2 ;;
+  D_drop) order="[D_drop]" ;;
+  *) echo "usage: bash scripts/nas_bench_201/paper_gpu.sh D_released|B|D_drop [--set key=value ...]" >&2; exit 2 ;;
 esac
 shift
 pack="${RLNAS_PACK:-$ROOT/data/packed/cifar10_train.npz}"

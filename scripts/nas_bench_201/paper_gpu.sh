@@ -12,7 +12,7 @@ case "${1:-}" in
   D_released) order="[D_released,C]" ;;
   B) order="[B,A]" ;;
   D_drop) order="[D_drop]" ;;
-  *) echo "error: the first argument names the run: D_released, B or D_drop (usage: bash scripts/nas_bench_201/paper_gpu.sh D_released|B|D_drop [--set key=value ...])" >&2; exit 2 ;;
+  *) echo "error: bad arguments: the first names the run (D_released, B or D_drop), got '${1:-}'" >&2; exit 2 ;;
 esac
 shift
 pack="${RLNAS_PACK:-$ROOT/data/packed/cifar10_train.npz}"

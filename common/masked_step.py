@@ -55,10 +55,9 @@ def _flat_views(tensors: list[torch.Tensor], flat: torch.Tensor) -> list[torch.T
     return views
 
 
-def _elementwise(per_tensor: torch.Tensor, sizes: list[int]) -> torch.Tensor:
-    """Index from each element of a flat buffer to its tensor."""
-    return torch.repeat_interleave(torch.arange(len(sizes), device=per_tensor.device),
-                                   torch.tensor(sizes, device=per_tensor.device))
+def _owners(sizes: list[int], device: torch.device) -> torch.Tensor:
+    """Index from each element of a flat buffer to the tensor it belongs to."""
+    return torch.repeat_interleave(torch.arange(len(sizes), device=device), torch.tensor(sizes, device=device))
 
 
 class MaskedStep:
@@ -84,7 +83,7 @@ class MaskedStep:
         self.nesterov = optimizer.param_groups[0]["nesterov"]
         device, dtype = params[0].device, params[0].dtype
         sizes = [p.numel() for p in params]
-        owner = _elementwise(torch.empty(0, device=device), sizes)
+        owner = _owners(sizes, device)
         # parameters, gradients and momentum buffers as views of flat buffers
         self.params = torch.empty(sum(sizes), device=device, dtype=dtype)
         self.grads = torch.zeros_like(self.params)
@@ -117,8 +116,9 @@ class MaskedStep:
             m.running_mean, m.running_var = next(stat_views), next(stat_views)
             m.num_batches_tracked = self.counts[index]
         norm_slots = torch.tensor([model.slot_of(name + ".") for name, _ in norms], device=device, dtype=torch.long)
-        self.stat_slot = norm_slots.repeat_interleave(2)[_elementwise(torch.empty(0, device=device), [t.numel() for t in stats])]
+        self.stat_slot = norm_slots.repeat_interleave(2)[_owners([t.numel() for t in stats], device)]
         self.norm_slot = norm_slots
+        self.always = torch.ones(1, dtype=torch.bool, device=device)  # the slot of tensors on every path
 
     def epoch_codes(self, paths) -> torch.Tensor:
         """``(steps, cells, 6)`` codes of an epoch's paths on the device, moved in one copy."""
@@ -142,7 +142,7 @@ class MaskedStep:
         logits = logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
         loss = F.cross_entropy(logits, labels, label_smoothing=cfg.label_smoothing)
         loss.backward()
-        ran = torch.cat([self.model.ran_slots(codes), ran_always(codes)])
+        ran = torch.cat([self.model.ran_slots(codes), self.always])
         # BatchNorm statistics and counts of the ops that did not run go back to what they were
         self.stats.copy_(torch.where(ran[self.stat_slot], self.stats, stats))
         self.counts.copy_(torch.where(ran[self.norm_slot], self.counts, counts))
@@ -222,8 +222,3 @@ class CapturedStep:
         masked = self.masked
         return [masked.params, masked.grads, masked.buffers, masked.ever, masked.stats, masked.counts,
                 *masked.model.buffers()]
-
-
-def ran_always(codes: torch.Tensor) -> torch.Tensor:
-    """The extra slot of the tensors on every path: always True."""
-    return torch.ones(1, dtype=torch.bool, device=codes.device)

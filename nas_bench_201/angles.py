@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Iterator, Optional
 
 import numpy as np
 
@@ -21,6 +22,17 @@ from .encoding import benchmark_archs, to_str
 def all_angles(init: Path, trained: Path, weights: str = "all") -> np.ndarray:
     """Angles of all architectures, indexed by benchmark index."""
     return scorer_from_checkpoints(init, trained, weights)(benchmark_archs())
+
+
+def angles_by_epoch(run_dir: Path, init: Optional[Path] = None, weights: str = "all") -> Iterator[tuple[int, np.ndarray]]:
+    """``(epoch, angles of all architectures)`` for every saved ``epoch_NNNN.pt`` of a supernet run after
+    epoch 0, each against ``init`` (default: the run's ``epoch_0000.pt``), in epoch order."""
+    checkpoints = Path(run_dir) / "checkpoints"
+    init = checkpoints / "epoch_0000.pt" if init is None else init
+    for path in sorted(checkpoints.glob("epoch_[0-9][0-9][0-9][0-9].pt")):
+        epoch = int(path.stem.split("_")[1])
+        if epoch > 0:
+            yield epoch, all_angles(init, path, weights)
 
 
 def write_angles_csv(path: Path, angles: np.ndarray) -> None:

@@ -24,7 +24,7 @@ from common.errors import UserError
 from common.report import line_plot, scatter_panels, write_csv
 from common.search import checkpoints
 
-from .angles import all_angles, write_angles_csv
+from .angles import all_angles, angles_by_epoch, write_angles_csv
 from .benchmark import DATASETS, BenchmarkTable
 from .config import NB201Config
 from .space import load_table
@@ -72,13 +72,8 @@ def correlation(cfg: NB201Config, run_dir: Path, table: BenchmarkTable | None = 
 def tau_by_epoch(run_dir: Path, init: Path, table: BenchmarkTable) -> dict[int, dict[str, float]]:
     """Kendall tau of the angle at every saved ``epoch_NNNN.pt`` (epoch 0 excluded: it is the reference)
     against each benchmark dataset's test accuracy: ``{epoch: {dataset: tau}}``."""
-    result = {}
-    for path in sorted((Path(run_dir) / "checkpoints").glob("epoch_*.pt")):
-        epoch = int(path.stem.split("_")[1])
-        if epoch > 0:
-            angles = all_angles(init, path)
-            result[epoch] = {d: correlate(angles, table.metric(f"{d}_test")).kendall_tau for d in DATASETS}
-    return result
+    return {epoch: {d: correlate(angles, table.metric(f"{d}_test")).kendall_tau for d in DATASETS}
+            for epoch, angles in angles_by_epoch(run_dir, init)}
 
 
 def write_tau_by_epoch(taus: dict[int, dict[str, float]], out_dir: Path) -> None:

@@ -26,6 +26,7 @@ from common.seeding import derive_seed
 from common.training import checkpoint_path, train_supernet
 
 from ..angle import scorer_from_checkpoints
+from ..angles import angles_by_epoch
 from ..benchmark import DATASETS, BenchmarkTable
 from ..config import NB201Config
 from ..eps import build_training_supernet
@@ -88,11 +89,7 @@ def angle_by_epoch(run_dir: Path, init: Path, table: BenchmarkTable, weights: st
     against each dataset's test accuracy, and (``consecutive``) against the angle ranking of the
     previous saved epoch (None for the first): the ranking-stability curve, which needs no benchmark."""
     result, previous = {}, None
-    for path in sorted((Path(run_dir) / "checkpoints").glob("epoch_*.pt")):
-        epoch = int(path.stem.split("_")[1])
-        if epoch == 0:
-            continue
-        angles = scorer_from_checkpoints(init, path, weights)(benchmark_archs())
+    for epoch, angles in angles_by_epoch(run_dir, init, weights):
         result[epoch] = {d: correlate(angles, table.metric(f"{d}_test")).kendall_tau for d in DATASETS}
         result[epoch]["consecutive"] = None if previous is None else correlate(angles, previous).kendall_tau
         previous = angles

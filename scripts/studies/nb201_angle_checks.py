@@ -33,7 +33,7 @@ from common.errors import UserError  # noqa: E402
 from common.report import markdown_table, write_csv  # noqa: E402
 from common.stability import stop_epoch  # noqa: E402
 from common.statistics import kendall_tau, paired_difference, summary  # noqa: E402
-from nas_bench_201.angle import scorer_from_checkpoints  # noqa: E402
+from nas_bench_201.angles import all_angles, angles_by_epoch  # noqa: E402
 from nas_bench_201.benchmark import SHIPPED_TABLE, BenchmarkTable  # noqa: E402
 from nas_bench_201.encoding import NUM_EDGES, OPS, PATH_EDGES, all_paths_cut, benchmark_archs, surviving_paths  # noqa: E402
 
@@ -53,22 +53,21 @@ def live_conv_weight(archs) -> np.ndarray:
     return (9 * ((archs == OPS.index("nor_conv_3x3")) & live) + ((archs == OPS.index("nor_conv_1x1")) & live)).sum(axis=1)
 
 
-def pairs(run_dir: Path) -> list[tuple[int, Path, Path]]:
-    """``[(epoch, init, trained)]`` of a run: every saved epoch against epoch 0, or the training-free pair."""
+def angle_series(run_dir: Path) -> list[tuple[int, np.ndarray]]:
+    """``[(epoch, angles)]`` of a run: every saved epoch against epoch 0, or the training-free pair."""
     ckpt = run_dir / "checkpoints"
     if (ckpt / "init_a.pt").is_file() and (ckpt / "init_b.pt").is_file():
-        return [(0, ckpt / "init_a.pt", ckpt / "init_b.pt")]
-    epochs = sorted(ckpt.glob("epoch_[0-9][0-9][0-9][0-9].pt"))
-    if not (ckpt / "epoch_0000.pt").is_file() or len(epochs) < 2:
+        return [(0, all_angles(ckpt / "init_a.pt", ckpt / "init_b.pt"))]
+    series = list(angles_by_epoch(run_dir)) if (ckpt / "epoch_0000.pt").is_file() else []
+    if not series:
         raise UserError(f"{run_dir}: neither epoch checkpoints nor a training-free pair")
-    return [(int(p.stem.split("_")[1]), ckpt / "epoch_0000.pt", p) for p in epochs[1:]]
+    return series
 
 
 def measure(run_dir: Path, truth: np.ndarray, params: np.ndarray, alive: np.ndarray) -> dict[int, dict]:
     archs, result, previous = benchmark_archs(), {}, None
     conv = live_conv_weight(archs)
-    for epoch, init, trained in pairs(run_dir):
-        angles = scorer_from_checkpoints(init, trained)(archs)
+    for epoch, angles in angle_series(run_dir):
         order = np.argsort(-angles, kind="stable")
         result[epoch] = {
             "tau_all": kendall_tau(angles, truth), "tau_connected": kendall_tau(angles[alive], truth[alive]),

@@ -29,7 +29,7 @@ from common.cli import ArgumentParser, run  # noqa: E402
 from common.errors import UserError  # noqa: E402
 from common.report import line_plot, markdown_table, write_csv  # noqa: E402
 from common.statistics import kendall_tau, paired_difference  # noqa: E402
-from nas_bench_201.angle import scorer_from_checkpoints  # noqa: E402
+from nas_bench_201.angles import angles_by_epoch  # noqa: E402
 from nas_bench_201.benchmark import BenchmarkTable, SHIPPED_TABLE  # noqa: E402
 from nas_bench_201.encoding import all_paths_cut, benchmark_archs  # noqa: E402
 
@@ -39,20 +39,16 @@ TOP = 10
 
 def epoch_measures(run_dir: Path, truth: np.ndarray, connected: np.ndarray) -> dict[int, dict[str, float]]:
     """``{epoch: {tau_all, tau_connected, top10_test}}`` from a supernet run's saved epochs."""
-    checkpoints = sorted((run_dir / "checkpoints").glob("epoch_[0-9][0-9][0-9][0-9].pt"))
-    init = run_dir / "checkpoints" / "epoch_0000.pt"
-    if not init.is_file() or len(checkpoints) < 2:
-        raise UserError(f"{run_dir}: no epoch_0000.pt and later epoch checkpoints (was the run directory removed?)")
-    archs = benchmark_archs()
     result = {}
-    for path in checkpoints[1:]:
-        angles = scorer_from_checkpoints(init, path)(archs)
+    for epoch, angles in angles_by_epoch(run_dir) if (run_dir / "checkpoints/epoch_0000.pt").is_file() else ():
         top = np.argsort(-angles, kind="stable")[:TOP]
-        result[int(path.stem.split("_")[1])] = {
+        result[epoch] = {
             "tau_all": kendall_tau(angles, truth),
             "tau_connected": kendall_tau(angles[connected], truth[connected]),
             "top10_test": float(truth[top].mean()),
         }
+    if not result:
+        raise UserError(f"{run_dir}: no epoch_0000.pt and later epoch checkpoints (was the run directory removed?)")
     return result
 
 
